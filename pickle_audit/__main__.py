@@ -1,0 +1,3 @@
+from pickle_audit.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The rule catalogue: one record per kind of pickling problem.
+
+Lint, trace, reports and docs all read these records, so a rule's id, name,
+severity and fix text are written exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    fix: str
+
+
+_RULES = (
+    Rule(
+        "PA000",
+        "parse-error",
+        "error",
+        "the file could not be parsed, so it was not checked",
+        "fix the syntax error, or exclude the file",
+    ),
+    Rule(
+        "PA101",
+        "lambda-value",
+        "error",
+        "a lambda stored on an instance or passed across a process boundary",
+        "use a module-level function (def) instead of the lambda",
+    ),
+    Rule(
+        "PA102",
+        "dict-view",
+        "error",
+        "a dict view (.keys()/.values()/.items()) stored on an instance or passed across a boundary",
+        "store list(...) or tuple(...) instead of the view",
+    ),
+    Rule(
+        "PA103",
+        "closure-value",
+        "error",
+        "a nested function or a partial over one stored on an instance or passed as a value",
+        "move the function to module level and pass what it captures as arguments",
+    ),
+    Rule(
+        "PA104",
+        "generator-value",
+        "error",
+        "a generator stored on an instance or passed across a boundary",
+        "materialise it with list(...) or store what creates it instead",
+    ),
+    Rule(
+        "PA105",
+        "resource-value",
+        "error",
+        "a thread or OS resource (lock, file, socket, connection, pool, handler) stored or passed",
+        "create the resource in the worker, or drop it in __getstate__ and recreate it"
+        " in __setstate__",
+    ),
+    Rule(
+        "PA106",
+        "local-class",
+        "error",
+        "an instance of a class defined inside a function stored or passed",
+        "define the class at module level",
+    ),
+    Rule(
+        "PA107",
+        "cached-state",
+        "warning",
+        "functools.cached_property on a class that reaches a worker: the cached value travels"
+        " with the instance",
+        "drop the cached value in __getstate__, or compute it in the worker",
+    ),
+    Rule(
+        "PA108",
+        "module-or-weakref",
+        "error",
+        "a module object, weak reference or mappingproxy stored or passed",
+        "store the module's name (or a strong reference / plain dict) instead",
+    ),
+    Rule(
+        "PA201",
+        "unpicklable-callable",
+        "error",
+        "the callable handed to a process boundary is a lambda, nested function, local class"
+        " method or a partial over one",
+        "pass a module-level function",
+    ),
+    Rule(
+        "PA202",
+        "bound-method-task",
+        "warning",
+        "a bound method handed to a process boundary pickles its whole instance per task",
+        "submit a module-level function with only the data the task needs",
+    ),
+    Rule(
+        "PA203",
+        "main-guard-callable",
+        "error",
+        "a function or class defined under if __name__ == '__main__': handed to a boundary",
+        "define it at module level, outside the __main__ guard",
+    ),
+    Rule(
+        "PA301",
+        "exception-init",
+        "error",
+        "an exception whose __init__ cannot be called with self.args: it pickles but fails"
+        " to unpickle",
+        "pass every __init__ argument to super().__init__(...), or define __reduce__",
+    ),
+    Rule(
+        "PA302",
+        "getattr-recursion",
+        "error",
+        "__getattr__ that reads instance state without guarding dunder/private names:"
+        " unpickling recurses forever",
+        "raise AttributeError for names starting with '_' before touching instance state",
+    ),
+)
+
+RULES: MappingProxyType[str, Rule] = MappingProxyType({rule.id: rule for rule in _RULES})
+
+
+def get_rule(rule_id: str) -> Rule:
+    """Look a rule up by id, with an error that lists the valid ids."""
+    try:
+        return RULES[rule_id]
+    except KeyError:
+        raise KeyError(f"unknown rule id {rule_id!r}; known: {', '.join(RULES)}") from None
+
+
+def expand_selector(selector: str) -> frozenset[str]:
+    """Turn `PA1`, `PA10`, `PA102` or `ALL` into the rule ids it selects.
+
+    Prefixes work the way ruff's do, so `--select PA1,PA202` means every PA1xx
+    rule and PA202. A selector that matches no rule is an error, not a no-op.
+    """
+    token = selector.strip().upper()
+    if token == "ALL":
+        return frozenset(RULES)
+    matched = frozenset(rule_id for rule_id in RULES if rule_id.startswith(token))
+    if not token or not matched:
+        raise KeyError(f"unknown rule id or prefix {selector!r}; known: {', '.join(RULES)}")
+    return matched

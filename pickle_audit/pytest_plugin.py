@@ -1,0 +1,1 @@
+"""pytest plugin: the `assert_picklable` fixture."""
