@@ -6,12 +6,211 @@ work; exit codes are 0 clean, 1 findings, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+
 import click
 
 from pickle_audit import __version__
+from pickle_audit.catalog import RULES
+from pickle_audit.config import (
+    Config,
+    ConfigError,
+    find_project_root,
+    load_config,
+    rule_ids,
+    split_selectors,
+)
+from pickle_audit.findings import LintResult
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pickle-audit")
 def main() -> None:
     """Find values that cannot be pickled across a process boundary."""
+
+
+class UsageProblem(click.ClickException):
+    """A configuration or usage error reported without a usage banner; exits 2."""
+
+    exit_code = 2
+
+
+@main.command()
+@click.argument(
+    "paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATH]..."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format (stdout); a one-line summary goes to stderr.",
+)
+@click.option("--select", metavar="IDS", help="Rules or prefixes to report, e.g. PA1,PA202.")
+@click.option("--ignore", metavar="IDS", help="Rules or prefixes to leave out, e.g. PA107.")
+@click.option("--all-classes", is_flag=True, help="Treat every class as reaching a worker.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only findings not recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record today's findings in this file and exit 0.",
+)
+@click.option("--fix", is_flag=True, help="Apply safe rewrites (e.g. a view -> list(...)).")
+@click.option("--diff", is_flag=True, help="With --fix: print the rewrites, change nothing.")
+@click.option("--no-cache", is_flag=True, help="Parse every file, ignoring the facts cache.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel parser processes [default: all cores].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read settings from this TOML file instead of the project's pyproject.toml.",
+)
+def lint(
+    paths: tuple[Path, ...],
+    fmt: str,
+    select: str | None,
+    ignore: str | None,
+    all_classes: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
+    fix: bool,
+    diff: bool,
+    no_cache: bool,
+    jobs: int | None,
+    config_file: Path | None,
+) -> None:
+    """Statically find values that cannot cross a process boundary.
+
+    PATH defaults to the project root (the folder of the nearest pyproject.toml).
+    Exit status: 0 no findings, 1 findings, 2 usage or configuration error.
+    """
+    root = find_project_root(list(paths) or [Path.cwd()])
+    try:
+        config = _command_line_config(load_config(root, config_file), select, ignore, all_classes)
+    except ConfigError as error:
+        raise UsageProblem(str(error)) from None
+    from pickle_audit.lint.run import lint_paths  # imported late: `rule` needs no parser
+    from pickle_audit.report import FORMATS, render, summary
+
+    if fmt not in FORMATS:
+        raise UsageProblem(f"--format {fmt} is not available in this installation")
+    targets = list(paths) or [root]
+
+    def run() -> LintResult:
+        return lint_paths(targets, config, root, use_cache=not no_cache, jobs=jobs)
+
+    result = run()
+    if fix or diff:
+        if _apply_fixes(result, preview=diff):
+            if diff:
+                raise SystemExit(1)
+            result = run()
+        elif diff:
+            return
+    if write_baseline is not None:
+        _optional_module("pickle_audit.baseline", "--write-baseline").write_baseline(
+            write_baseline, result.findings
+        )
+        click.echo(f"Wrote {len(result.findings)} findings to baseline {write_baseline}.", err=True)
+        return
+    baseline_file = baseline or (Path(config.baseline) if config.baseline else None)
+    if baseline_file is not None:
+        result = _without_baselined(result, baseline_file)
+    click.echo(render(result, fmt), nl=False)
+    for entry in result.stale_baseline:
+        click.echo(f"stale baseline entry (no longer found): {entry}", err=True)
+    click.echo(summary(result), err=True)
+    raise SystemExit(1 if result.findings else 0)
+
+
+def _command_line_config(
+    config: Config, select: str | None, ignore: str | None, all_classes: bool
+) -> Config:
+    """Command-line options on top of the file: --select replaces, --ignore adds."""
+    if select is not None:
+        config = replace(config, select=rule_ids(split_selectors(select), "--select"))
+    if ignore is not None:
+        config = replace(
+            config, ignore=config.ignore | rule_ids(split_selectors(ignore), "--ignore")
+        )
+    if all_classes:
+        config = replace(config, all_classes=True)
+    return config
+
+
+def _optional_module(name: str, option: str) -> ModuleType:
+    """Import the module behind an option, or explain that this build lacks it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        raise UsageProblem(f"{option} is not available: {name} is not installed") from None
+
+
+def _apply_fixes(result: LintResult, *, preview: bool) -> bool:
+    """Rewrite files (or print the diff when previewing); whether there was anything to do."""
+    fixer = _optional_module("pickle_audit.lint.fix", "--diff" if preview else "--fix")
+    fixes = fixer.plan_fixes(result.findings)
+    if preview:
+        click.echo(fixer.unified_diff(fixes), nl=False)
+    else:
+        for file_fix in fixes:
+            Path(file_fix.path).write_text(file_fix.after, encoding="utf-8")
+    verb = "Would fix" if preview else "Fixed"
+    click.echo(f"{verb} {len(fixes)} file{'' if len(fixes) == 1 else 's'}.", err=True)
+    return bool(fixes)
+
+
+def _without_baselined(result: LintResult, baseline_file: Path) -> LintResult:
+    baselines = _optional_module("pickle_audit.baseline", "--baseline")
+    try:
+        new, stale = baselines.apply_baseline(
+            result.findings, baselines.load_baseline(baseline_file)
+        )
+    except ConfigError as error:
+        raise UsageProblem(str(error)) from None
+    return replace(result, findings=tuple(new), stale_baseline=tuple(stale))
+
+
+@main.command()
+@click.argument("rule_id", required=False, metavar="[ID]")
+def rule(rule_id: str | None) -> None:
+    """List the rules, or print the documentation of rule ID (e.g. PA102)."""
+    if rule_id is None:
+        width = max(len(record.name) for record in RULES.values())
+        for record in RULES.values():
+            click.echo(
+                f"{record.id}  {record.name:<{width}}  {record.severity:<7}  {record.summary}"
+            )
+        return
+    key = rule_id.strip().upper()
+    if key not in RULES:
+        raise UsageProblem(
+            f"unknown rule id {rule_id!r}; run `pickle-audit rule` to list the rules"
+        )
+    click.echo(rule_doc(key), nl=False)
+
+
+def rule_doc(rule_id: str) -> str:
+    """The Markdown doc shipped for a rule (`rules/PA102.md`, inside the package)."""
+    return (
+        resources.files("pickle_audit")
+        .joinpath("rules")
+        .joinpath(f"{rule_id}.md")
+        .read_text("utf-8")
+    )

@@ -1,0 +1,84 @@
+"""Turn a `LintResult` into text for people or JSON for programs.
+
+Formats are registered in `FORMATS` by name, so a new format is one function
+and one entry. Everything printed on stdout is parseable; the human summary
+goes to stderr (see `summary`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pickle_audit.findings import Finding, LintResult
+
+JSON_VERSION = 1
+INDENT = "    "
+
+
+def render(result: LintResult, fmt: str) -> str:
+    """The findings of `result` in format `fmt` (a key of `FORMATS`)."""
+    try:
+        formatter = FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}") from None
+    return formatter(result)
+
+
+def render_text(result: LintResult) -> str:
+    """`path:line:col: RULE message`, then the chain and the fix, indented."""
+    return "".join(_text_block(finding) for finding in result.findings)
+
+
+def _text_block(finding: Finding) -> str:
+    lines = [f"{finding.path}:{finding.line}:{finding.column}: {finding.rule} {finding.message}"]
+    lines += [
+        f"{INDENT}{'' if index == 0 else '<- '}{step}" for index, step in enumerate(finding.chain)
+    ]
+    if finding.fix:
+        lines.append(f"{INDENT}fix: {finding.fix}")
+    return "\n".join(lines) + "\n"
+
+
+def finding_to_json(finding: Finding) -> dict[str, object]:
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "path": finding.path,
+        "line": finding.line,
+        "column": finding.column,
+        "message": finding.message,
+        "chain": [str(step) for step in finding.chain],
+        "fix": finding.fix,
+    }
+
+
+def render_json(result: LintResult) -> str:
+    document = {
+        "version": JSON_VERSION,
+        "findings": [finding_to_json(finding) for finding in result.findings],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def summary(result: LintResult) -> str:
+    """One line for stderr: `Found 3 problems (2 errors, 1 warning) in 12 files.`"""
+    files = _plural(result.files_checked, "file")
+    if not result.findings:
+        return f"All checked: {files}, no problems."
+    errors = sum(finding.severity == "error" for finding in result.findings)
+    warnings = len(result.findings) - errors
+    kinds = ", ".join(
+        _plural(count, kind) for count, kind in ((errors, "error"), (warnings, "warning")) if count
+    )
+    return f"Found {_plural(len(result.findings), 'problem')} ({kinds}) in {files}."
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+FORMATS: dict[str, Callable[[LintResult], str]] = {
+    "text": render_text,
+    "json": render_json,
+}
