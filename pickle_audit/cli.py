@@ -121,15 +121,19 @@ def lint(
             result = run()
         elif diff:
             return
+    # Named paths cover only part of the project: baseline entries elsewhere are left alone.
+    scope = list(paths) or None
     if write_baseline is not None:
-        _optional_module("pickle_audit.baseline", "--write-baseline").write_baseline(
-            write_baseline, result.findings
-        )
+        baselines = _optional_module("pickle_audit.baseline", "--write-baseline")
+        try:
+            baselines.write_baseline(write_baseline, result.findings, scope)
+        except ConfigError as error:
+            raise UsageProblem(str(error)) from None
         click.echo(f"Wrote {len(result.findings)} findings to baseline {write_baseline}.", err=True)
         return
     baseline_file = baseline or (Path(config.baseline) if config.baseline else None)
     if baseline_file is not None:
-        result = _without_baselined(result, baseline_file)
+        result = _without_baselined(result, baseline_file, scope)
     click.echo(render(result, fmt), nl=False)
     for entry in result.stale_baseline:
         click.echo(f"stale baseline entry (no longer found): {entry}", err=True)
@@ -169,18 +173,19 @@ def _apply_fixes(result: LintResult, *, preview: bool) -> bool:
     if preview:
         click.echo(fixer.unified_diff(fixes), nl=False)
     else:
-        for file_fix in fixes:
-            Path(file_fix.path).write_text(file_fix.after, encoding="utf-8")
+        fixes = fixer.apply_fixes(fixes)
     verb = "Would fix" if preview else "Fixed"
     click.echo(f"{verb} {len(fixes)} file{'' if len(fixes) == 1 else 's'}.", err=True)
     return bool(fixes)
 
 
-def _without_baselined(result: LintResult, baseline_file: Path) -> LintResult:
+def _without_baselined(
+    result: LintResult, baseline_file: Path, scope: list[Path] | None
+) -> LintResult:
     baselines = _optional_module("pickle_audit.baseline", "--baseline")
     try:
         new, stale = baselines.apply_baseline(
-            result.findings, baselines.load_baseline(baseline_file)
+            result.findings, baselines.load_baseline(baseline_file), scope
         )
     except ConfigError as error:
         raise UsageProblem(str(error)) from None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from pickle_audit.annotations import render_github
 from pickle_audit.findings import Finding, LintResult
+from pickle_audit.sarif import render_sarif
 
 JSON_VERSION = 1
 INDENT = "    "
@@ -81,4 +83,6 @@ def _plural(count: int, noun: str) -> str:
 FORMATS: dict[str, Callable[[LintResult], str]] = {
     "text": render_text,
     "json": render_json,
+    "sarif": render_sarif,
+    "github": render_github,
 }

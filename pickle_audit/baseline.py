@@ -1,0 +1,285 @@
+"""Baselines: adopt the linter on a codebase that already has findings.
+
+A baseline records today's findings so a CI gate fails only on *new* ones.
+Entries are keyed by a fingerprint that ignores line numbers: rule, file,
+symbol (e.g. ``ManyBodyCore.mc_levels``) and the flagged statement's source in
+a canonical form. Moving code, inserting lines above it or reformatting it
+(``ruff format``) keeps the finding matched; a second identical finding in the
+same place is new, because each fingerprint carries a count.
+
+The file is sorted, indented JSON with a trailing newline, and each entry
+spells out rule, path, symbol and snippet, so its diffs review like code.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import os
+import tokenize
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pickle_audit.config import ConfigError
+from pickle_audit.findings import Finding
+
+BASELINE_VERSION = 1
+
+# A file that does not parse was not checked at all: hiding that behind a
+# baseline would let every later finding in it slip through unseen.
+UNBASELINABLE_RULES = frozenset({"PA000"})
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One recorded fingerprint and how many findings it covered."""
+
+    fingerprint: str
+    rule: str
+    path: str  # relative to the baseline file's folder, with '/'
+    symbol: str
+    snippet: str  # canonical source, see normalise_snippet
+    count: int = 1
+
+    def describe(self) -> str:
+        where = f"{self.path} {self.symbol}".rstrip()
+        return f"{self.rule} {where}: {self.snippet}"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A loaded baseline file; `base` is the folder its paths are relative to."""
+
+    base: Path
+    entries: tuple[BaselineEntry, ...] = ()
+
+
+def normalise_snippet(snippet: str) -> str:
+    """Canonical source of a statement, so reformatting does not change it.
+
+    A parsable statement is round-tripped through `ast` (quotes, spacing, line
+    breaks, redundant parentheses and trailing commas all vanish). A fragment
+    such as a `class X(Exception):` header falls back to its tokens, which
+    still drops spacing, comments and trailing commas.
+    """
+    text = snippet.strip()
+    if not text:
+        return ""
+    try:
+        return ast.unparse(ast.parse(text))
+    except (SyntaxError, ValueError):
+        pass
+    try:  # a block header such as `class E(Exception):` parses once given a body
+        header = ast.unparse(ast.parse(text + "\n pass"))
+    except (SyntaxError, ValueError):
+        return _token_form(text)
+    return header.rsplit(":", 1)[0] + ":"
+
+
+def _token_form(text: str) -> str:
+    tokens: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+                tokenize.ENDMARKER,
+            ):
+                continue
+            if token.string in (")", "]", "}") and tokens and tokens[-1] == ",":
+                tokens.pop()
+            tokens.append(token.string)
+    except (tokenize.TokenError, SyntaxError):
+        return " ".join(text.split())
+    return " ".join(tokens)
+
+
+def _relative_path(path: str, relative_to: Path | None) -> str:
+    if relative_to is None:
+        return path.replace(os.sep, "/")
+    absolute = Path(path) if os.path.isabs(path) else Path.cwd() / path
+    try:
+        relative = os.path.relpath(absolute.resolve(), relative_to.resolve())
+    except ValueError:  # another drive on Windows
+        relative = str(absolute)
+    return relative.replace(os.sep, "/")
+
+
+def _digest(rule: str, path: str, symbol: str, snippet: str) -> str:
+    key = "\0".join((rule, path, symbol, snippet))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def fingerprint(finding: Finding, relative_to: Path | None = None) -> str:
+    """Line-number-free identity of a finding.
+
+    `finding.path` is relative to the working directory; pass `relative_to`
+    (the baseline's folder, or the project root) to make the fingerprint
+    independent of where the command was run.
+    """
+    return _digest(
+        finding.rule,
+        _relative_path(finding.path, relative_to),
+        finding.symbol,
+        normalise_snippet(finding.snippet),
+    )
+
+
+def _entries_for(findings: Iterable[Finding], base: Path) -> list[BaselineEntry]:
+    counts: Counter[str] = Counter()
+    first: dict[str, BaselineEntry] = {}
+    for finding in findings:
+        if finding.rule in UNBASELINABLE_RULES:
+            continue
+        path = _relative_path(finding.path, base)
+        snippet = normalise_snippet(finding.snippet)
+        key = _digest(finding.rule, path, finding.symbol, snippet)
+        counts[key] += 1
+        first.setdefault(key, BaselineEntry(key, finding.rule, path, finding.symbol, snippet))
+    entries = [
+        BaselineEntry(e.fingerprint, e.rule, e.path, e.symbol, e.snippet, counts[key])
+        for key, e in first.items()
+    ]
+    return sorted(entries, key=_entry_order)
+
+
+def _entry_order(entry: BaselineEntry) -> tuple[str, ...]:
+    return (entry.path, entry.rule, entry.symbol, entry.snippet, entry.fingerprint)
+
+
+def _in_scope(entry: BaselineEntry, base: Path, scope: Collection[Path] | None) -> bool:
+    """Whether the entry's file is one of `scope`'s files or lies below one of its folders."""
+    if scope is None:
+        return True
+    target = (base / entry.path).resolve()
+    return target in scope or any(parent in scope for parent in target.parents)
+
+
+def _resolved(scope: Collection[Path] | None) -> frozenset[Path] | None:
+    return None if scope is None else frozenset(Path(p).resolve() for p in scope)
+
+
+def write_baseline(
+    path: Path, findings: Iterable[Finding], scope: Collection[Path] | None = None
+) -> None:
+    """Record `findings` in `path`, replacing (and so pruning) what was there.
+
+    `scope` is the files and folders that were linted when not the whole
+    project was (`pickle-audit lint a.py --write-baseline ...`): entries of an
+    existing baseline for other files are kept, since nothing was learned about them.
+    """
+    path = Path(path)
+    base = path.resolve().parent
+    entries = _entries_for(findings, base)
+    scope = _resolved(scope)
+    if scope is not None and path.exists():
+        kept = load_baseline(path).entries
+        entries = sorted(
+            [e for e in kept if not _in_scope(e, base, scope)] + entries, key=_entry_order
+        )
+    document = {
+        "tool": "pickle-audit",
+        "version": BASELINE_VERSION,
+        "entries": [
+            {
+                "count": e.count,
+                "fingerprint": e.fingerprint,
+                "path": e.path,
+                "rule": e.rule,
+                "snippet": e.snippet,
+                "symbol": e.symbol,
+            }
+            for e in entries
+        ],
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _malformed(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"baseline {path} is malformed ({why}); regenerate it with "
+        f"`pickle-audit lint --write-baseline {path}`"
+    )
+
+
+def _parse_entry(raw: object, path: Path, index: int) -> BaselineEntry:
+    if not isinstance(raw, dict):
+        raise _malformed(path, f"entry {index} is not an object")
+    fields = {}
+    for name in ("fingerprint", "rule", "path", "symbol", "snippet"):
+        value = raw.get(name)
+        if not isinstance(value, str):
+            raise _malformed(path, f"entry {index} has no string {name!r}")
+        fields[name] = value
+    count = raw.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise _malformed(path, f"entry {index} has count {count!r}, expected a positive integer")
+    return BaselineEntry(count=count, **fields)
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read a baseline file; a missing or malformed file is a ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"baseline file {path} does not exist; create it with "
+            f"`pickle-audit lint --write-baseline {path}`"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read baseline {path}: {error.strerror}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _malformed(path, f"invalid JSON at line {error.lineno}: {error.msg}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
+        raise _malformed(path, "expected an object with an 'entries' list")
+    if document.get("version") != BASELINE_VERSION:
+        raise _malformed(
+            path, f"version {document.get('version')!r}, this pickle-audit reads {BASELINE_VERSION}"
+        )
+    entries = tuple(_parse_entry(raw, path, i) for i, raw in enumerate(document["entries"]))
+    return Baseline(base=path.resolve().parent, entries=entries)
+
+
+def apply_baseline(
+    findings: Sequence[Finding], baseline: Baseline, scope: Collection[Path] | None = None
+) -> tuple[list[Finding], list[str]]:
+    """Split off the recorded findings: returns (new findings, stale entries).
+
+    Each fingerprint absorbs at most its recorded count of findings, taken in
+    file order, so a copy of a recorded line added below it is reported. An
+    entry that absorbs fewer findings than it recorded is stale, described in
+    one line for the user. `scope` (the files and folders that were linted,
+    when not the whole project was, as in a pre-commit hook) keeps entries of
+    other files from being called stale.
+    """
+    scope = _resolved(scope)
+    remaining = Counter({e.fingerprint: e.count for e in baseline.entries})
+    new: list[Finding] = []
+    for finding in sorted(findings, key=Finding.sort_key):
+        key = fingerprint(finding, baseline.base)
+        if finding.rule not in UNBASELINABLE_RULES and remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            new.append(finding)
+    stale = []
+    for entry in baseline.entries:
+        left = remaining[entry.fingerprint]
+        if left and _in_scope(entry, baseline.base, scope):
+            found = entry.count - left
+            suffix = f" ({found} of {entry.count} still found)" if entry.count > 1 else ""
+            stale.append(entry.describe() + suffix)
+    return new, stale
