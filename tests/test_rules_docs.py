@@ -1,0 +1,116 @@
+"""Every rule doc's examples are tests: the bad one is flagged, the good one is clean.
+
+The docs also ship inside the wheel, so `pickle-audit rule PA102` works from
+an installed package.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pickle_audit.catalog import RULES
+from pickle_audit.cli import main
+from pickle_audit.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+RULES_DIR = REPO / "rules"
+SECTIONS = ("What it flags", "Why it breaks", "Bad", "Good", "Fix", "What trace reports")
+
+
+def example(rule_id: str, section: str) -> str:
+    text = (RULES_DIR / f"{rule_id}.md").read_text(encoding="utf-8")
+    match = re.search(rf"^## {section}\n\n```python\n(.*?)^```$", text, re.S | re.M)
+    assert match, f"rules/{rule_id}.md has no python block under '## {section}'"
+    return match.group(1)
+
+
+def lint_example(tmp_path: Path, rule_id: str, section: str) -> list[tuple[str, str]]:
+    """Lint the example as its own one-file project; (rule, severity) of each finding."""
+    from pickle_audit.lint.run import lint_paths
+
+    project = tmp_path / f"{rule_id.lower()}_{section.lower()}"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    (project / "example.py").write_text(example(rule_id, section), encoding="utf-8")
+    result = lint_paths([project], Config(), project, use_cache=False, jobs=1)
+    assert result.files_checked == 1
+    return [(finding.rule, finding.severity) for finding in result.findings]
+
+
+def test_every_rule_has_a_doc_with_every_section() -> None:
+    assert sorted(path.stem for path in RULES_DIR.glob("PA*.md")) == sorted(RULES)
+    for rule in RULES.values():
+        text = (RULES_DIR / f"{rule.id}.md").read_text(encoding="utf-8")
+        assert text.startswith(f"# {rule.id} {rule.name}\n")
+        assert f"Severity: {rule.severity}" in text
+        assert re.findall(r"^## (.+)$", text, re.M) == list(SECTIONS)
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_bad_example_is_flagged_with_its_rule(tmp_path: Path, rule_id: str) -> None:
+    found = lint_example(tmp_path, rule_id, "Bad")
+    assert rule_id in {rule for rule, _ in found}, found
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_good_example_is_clean(tmp_path: Path, rule_id: str) -> None:
+    assert lint_example(tmp_path, rule_id, "Good") == []
+
+
+def test_rule_command_prints_the_doc_and_lists_rules() -> None:
+    runner = CliRunner()
+    shown = runner.invoke(main, ["rule", "pa102"])
+    assert shown.exit_code == 0
+    assert shown.output == (RULES_DIR / "PA102.md").read_text(encoding="utf-8")
+
+    listing = runner.invoke(main, ["rule"])
+    assert listing.exit_code == 0
+    rows = {line.split()[0]: line.split(None, 3) for line in listing.output.splitlines()}
+    assert list(rows) == list(RULES)
+    assert rows["PA102"] == ["PA102", "dict-view", "error", RULES["PA102"].summary]
+    assert rows["PA202"][:3] == ["PA202", "bound-method-task", "warning"]
+
+    unknown = runner.invoke(main, ["rule", "PA999"])
+    assert unknown.exit_code == 2
+    assert "unknown rule id 'PA999'" in unknown.output
+
+
+@pytest.mark.timeout(120)
+def test_wheel_ships_the_rule_docs(tmp_path: Path) -> None:
+    """Build from a copy of the sources, so the test leaves nothing in the checkout."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "rules", source / "rules")
+    shutil.copytree(
+        REPO / "pickle_audit",
+        source / "pickle_audit",
+        symlinks=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    assert (source / "pickle_audit" / "rules").is_symlink()
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--quiet"),
+            *("--wheel-dir", str(tmp_path / "dist")),
+        ],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=110,
+    )
+    (wheel,) = (tmp_path / "dist").glob("pickle_audit-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        shipped = archive.read("pickle_audit/rules/PA102.md").decode("utf-8")
+    assert {f"pickle_audit/rules/{rule_id}.md" for rule_id in RULES} <= names
+    assert shipped == (RULES_DIR / "PA102.md").read_text(encoding="utf-8")
