@@ -1,0 +1,193 @@
+"""`Executor`: one API over serial, thread, process and Dask backends.
+
+The facade owns what every backend shares: option checking, task labels, the
+pre-flight payload audit (a bad payload fails at `submit`, named), and the
+guarantee that leaving a `with` block on an exception - Ctrl-C included -
+cancels pending work and stops every worker. An executor that is never shut
+down is cancelled at interpreter exit, so a forgotten pool cannot hang exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import itertools
+import os
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+from pickle_audit.executor.errors import PayloadError
+from pickle_audit.executor.payload import PayloadAuditor, audit_report, payload_error
+
+BACKENDS: tuple[str, ...] = ("serial", "thread", "process", "dask")
+
+
+def available_cores() -> int:
+    """Cores this process may use (affinity-aware where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class Executor:
+    """Run labelled tasks in parallel with pickle-safe payloads and clean failures.
+
+    `timeout` is per task (seconds of run time); `retries` re-runs tasks whose
+    worker crashed; `audit` is "first" (first task of each shape), "all" or
+    "off"; `start_method` is a multiprocessing start method for the process
+    backend (default forkserver, else spawn: both safe after OpenMP threads
+    ran in the parent); `address` is a Dask scheduler address (None starts an
+    embedded LocalCluster); `initializer(*initargs)` runs once per worker.
+    """
+
+    def __init__(
+        self,
+        backend: str = "process",
+        workers: int | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int = 0,
+        audit: str = "first",
+        start_method: str | None = None,
+        address: str | None = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple = (),
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, not {retries}")
+        if backend == "serial" and timeout is not None:
+            raise ValueError(
+                "timeout needs a thread, process or dask backend (serial runs in the caller)"
+            )
+        self.backend_name = backend
+        self.workers = 1 if backend == "serial" else (workers or available_cores())
+        self._labels = itertools.count(1)
+        self._backend = self._create(
+            backend, timeout, retries, start_method, address, initializer, initargs, audit
+        )
+        self._auditor = PayloadAuditor(audit, self._backend.serializer or "pickle")
+        self._closed = False
+        self._exit_hook = functools.partial(_cancel_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
+
+    def _create(
+        self, backend, timeout, retries, start_method, address, initializer, initargs, audit
+    ):
+        if backend == "serial":
+            from pickle_audit.executor.threads import SerialBackend
+
+            return SerialBackend(initializer=initializer, initargs=initargs)
+        if backend == "thread":
+            from pickle_audit.executor.threads import ThreadBackend
+
+            return ThreadBackend(
+                self.workers, initializer=initializer, initargs=initargs, timeout=timeout
+            )
+        serializer = "pickle" if backend == "process" else "cloudpickle"
+        if initializer is not None and audit != "off":
+            report = audit_report(
+                (initializer, initargs), name="initializer", serializer=serializer
+            )
+            if report is not None:
+                raise payload_error(report, label="initializer", serializer=serializer)
+        worker_options = {
+            "initializer": initializer,
+            "initargs": initargs,
+            "timeout": timeout,
+            "retries": retries,
+        }
+        if backend == "process":
+            from pickle_audit.executor.processes import ProcessBackend
+
+            return ProcessBackend(self.workers, start_method=start_method, **worker_options)
+        from pickle_audit.executor.dask import DaskBackend
+
+        return DaskBackend(self.workers, address=address, **worker_options)
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, label: str | None = None, **kwargs: Any
+    ) -> Future:
+        """Schedule `fn(*args, **kwargs)`; a bad payload raises PayloadError here."""
+        if label is None:
+            label = f"{getattr(fn, '__qualname__', type(fn).__name__)}#{next(self._labels)}"
+        if self._backend.serializer is None:
+            return self._backend.submit(fn, args, kwargs, label)
+        self._auditor.check(fn, args, kwargs, label)
+        try:
+            return self._backend.submit(fn, args, kwargs, label)
+        except PayloadError:
+            raise
+        except Exception as exc:
+            if not _is_serialization_error(exc):
+                raise
+            task = {"fn": fn, "args": args, "kwargs": kwargs}
+            report = audit_report(task, name="task", serializer=self._backend.serializer)
+            raise payload_error(
+                report or f"{type(exc).__name__}: {exc}",
+                label=label,
+                serializer=self._backend.serializer,
+            ) from exc
+
+    def map(
+        self, fn: Callable[..., Any], *iterables: Iterable[Any], labels: Iterable[str] | None = None
+    ) -> Iterator[Any]:
+        """Submit all, then yield results in order (the first failure raises)."""
+        label_iter = iter(labels) if labels is not None else itertools.repeat(None)
+        futures = [
+            self.submit(fn, *args, label=next(label_iter)) for args in zip(*iterables, strict=False)
+        ]
+
+        def results() -> Iterator[Any]:
+            for future in futures:
+                yield future.result()
+
+        return results()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until every worker has started and run its initializer."""
+        return self._backend.wait_ready(timeout)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (process backend; empty otherwise)."""
+        pids = getattr(self._backend, "worker_pids", None)
+        return pids() if pids is not None else []
+
+    @property
+    def bytes_sent(self) -> int:
+        """Total pickled task bytes sent to workers (process backend)."""
+        return getattr(self._backend, "bytes_sent", 0)
+
+    def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
+        """Stop the workers. `cancel=True` drops pending tasks and terminates running ones."""
+        if self._closed and not cancel:
+            return
+        self._closed = True
+        atexit.unregister(self._exit_hook)
+        self._backend.shutdown(wait=wait, cancel=cancel)
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.shutdown(wait=True, cancel=exc_type is not None)
+
+
+def _is_serialization_error(exc: Exception) -> bool:
+    import pickle
+
+    return isinstance(exc, (pickle.PicklingError, TypeError, AttributeError, RecursionError))
+
+
+def _cancel_at_exit(ref: weakref.ReferenceType) -> None:
+    executor = ref()
+    if executor is not None:
+        executor.shutdown(wait=True, cancel=True)

@@ -1,0 +1,175 @@
+"""Dask backend: an embedded LocalCluster, or any running scheduler by address.
+
+Tasks travel with Dask's serializers (cloudpickle), so payloads are audited
+against cloudpickle. The task wrapper below runs inside the Dask worker and
+returns an already-serialized `Outcome`: a task exception or an unpicklable
+result never reaches Dask's own error path. A worker that dies is reported by
+Dask as `KilledWorker` once its retry budget (`allowed-failures`, set to the
+executor's `retries` for an embedded cluster) is spent; it becomes
+`WorkerCrashed` for that task only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from pickle_audit.executor.errors import ExecutorShutdown, WorkerCrashed
+from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
+
+
+def run_in_dask_worker(
+    label: str | None, fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None
+) -> bytes:
+    """Run one task in a Dask worker; always returns a cloudpickled Outcome."""
+    import cloudpickle
+
+    if timeout is None:
+        return pack_outcome(run_task(fn, args, kwargs, label), label, cloudpickle.dumps)
+    box: list[Outcome] = []
+    runner = threading.Thread(
+        target=lambda: box.append(run_task(fn, args, kwargs, label)), daemon=True
+    )
+    runner.start()
+    runner.join(timeout)
+    if not box:
+        message = (
+            f"task {label!r} exceeded its timeout of {timeout} s "
+            "(Dask cannot kill a running task: its thread runs on, its result is dropped)"
+        )
+        return cloudpickle.dumps(Outcome(failure=Failure("timeout", message)))
+    return pack_outcome(box[0], label, cloudpickle.dumps)
+
+
+class InitializerPlugin(WorkerPlugin):
+    """Runs the executor's initializer once on every worker, including replacements."""
+
+    def __init__(self, initializer: Callable[..., Any], initargs: tuple) -> None:
+        self.initializer = initializer
+        self.initargs = initargs
+
+    def setup(self, worker: Any) -> None:
+        self.initializer(*self.initargs)
+
+
+class DaskBackend:
+    """Submits wrapped tasks to a Dask cluster and mirrors them as stdlib futures."""
+
+    serializer = "cloudpickle"
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        address: str | None,
+        initializer: Callable[..., Any] | None,
+        initargs: tuple,
+        timeout: float | None,
+        retries: int,
+    ) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        if address is None:
+            with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            address = self._cluster.scheduler_address
+        self._client = Client(address, set_as_default=False)
+        self._timeout = timeout
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._pending: dict[Future, tuple[Any, str | None]] = {}
+        self._stopped = False
+        if initializer is not None:
+            self._client.register_plugin(
+                InitializerPlugin(initializer, initargs),
+                name=f"pickle-audit-init-{uuid.uuid4().hex}",
+            )
+
+    def submit(
+        self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
+    ) -> Future:
+        if self._stopped:
+            raise ExecutorShutdown("cannot submit after shutdown", label)
+        future: Future = Future()
+        remote = self._client.submit(
+            run_in_dask_worker,
+            label,
+            fn,
+            args,
+            kwargs,
+            self._timeout,
+            key=f"{label or 'task'}-{uuid.uuid4().hex}",
+            pure=False,
+        )
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            self._pending[future] = (remote, label)
+        remote.add_done_callback(lambda done: self._settle(future, done, label))
+        return future
+
+    def _settle(self, future: Future, remote: Any, label: str | None) -> None:
+        import cloudpickle
+        from distributed import KilledWorker
+
+        with self._lock:
+            self._pending.pop(future, None)
+        if future.done():
+            return
+        if remote.status == "finished":
+            cloudpickle.loads(remote.result()).settle(future, label)
+            return
+        if remote.status == "cancelled":
+            future.set_exception(ExecutorShutdown(f"task {label!r} was cancelled", label))
+            return
+        error = remote.exception()
+        if isinstance(error, KilledWorker):
+            future.set_exception(
+                WorkerCrashed(
+                    f"the Dask worker running task {label!r} died ({error}); "
+                    "other tasks are unaffected",
+                    label=label,
+                )
+            )
+            return
+        Outcome(failure=Failure("raised", f"Dask could not run task {label!r}: {error!r}")).settle(
+            future, label
+        )
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        if self._cluster is not None:
+            self._client.wait_for_workers(self._workers, timeout=timeout)
+        return True
+
+    def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        with self._lock:
+            pending = dict(self._pending)
+        if cancel:
+            for future, (remote, label) in pending.items():
+                remote.cancel()
+                if not future.done():
+                    future.set_exception(
+                        ExecutorShutdown(f"task {label!r} was cancelled by shutdown", label)
+                    )
+        elif wait:
+            for future in pending:
+                with contextlib.suppress(Exception):
+                    future.exception()
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -1,0 +1,315 @@
+"""Process backend: our own workers, one pipe each, one task at a time.
+
+Unlike `concurrent.futures.ProcessPoolExecutor`, the parent always knows which
+task each worker runs. So a worker that dies (segfault, `os._exit`, SIGKILL)
+fails only that task with `WorkerCrashed` and is replaced; an overdue task's
+worker is killed and replaced; cancelling terminates and joins every worker.
+A single dispatcher thread owns all worker state; callers only append to the
+queue and wake it up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+from pickle_audit.executor.errors import (
+    ExecutorShutdown,
+    TaskTimeout,
+    WorkerCrashed,
+    describe_exit,
+)
+from pickle_audit.executor.worker import worker_main
+
+STOP_GRACE_SECONDS = 2.0
+
+
+def default_start_method() -> str:
+    """forkserver where available: safe after OpenMP threads ran in the parent, and fast."""
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+@dataclass
+class _Job:
+    future: Future
+    label: str | None
+    message: bytes
+    crashes: int = 0
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    ready: bool = False
+    job: _Job | None = None
+    deadline: float | None = None
+    retired: bool = field(default=False)
+
+
+class ProcessBackend:
+    """Runs pickled tasks in worker processes it starts, watches and replaces."""
+
+    serializer = "pickle"
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_method: str | None,
+        initializer: Callable[..., Any] | None,
+        initargs: tuple,
+        timeout: float | None,
+        retries: int,
+    ) -> None:
+        self._context = multiprocessing.get_context(start_method or default_start_method())
+        self._size = workers
+        self._initializer = initializer
+        self._initargs = initargs
+        self._timeout = timeout
+        self._retries = retries
+        self._lock = threading.RLock()
+        self._queue: deque[_Job] = deque()
+        self._workers: list[_Worker] = []
+        self._stopping = False
+        self._cancelling = False
+        self._broken: str | None = None
+        self._ready = threading.Condition(self._lock)
+        self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
+        self.bytes_sent = 0
+        self.tasks_sent = 0
+        for _ in range(workers):
+            self._workers.append(self._start_worker())
+        self._thread = threading.Thread(
+            target=self._dispatch, name="pickle-audit-dispatcher", daemon=True
+        )
+        self._thread.start()
+
+    # --- caller side -------------------------------------------------------
+    def submit(
+        self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
+    ) -> Future:
+        message = pickle.dumps((label, fn, args, kwargs))
+        future: Future = Future()
+        with self._lock:
+            if self._broken is not None:
+                raise ExecutorShutdown(self._broken, label)
+            if self._stopping:
+                raise ExecutorShutdown("cannot submit after shutdown", label)
+            self._queue.append(_Job(future, label, message))
+            self.bytes_sent += len(message)
+            self.tasks_sent += 1
+            self._wake()
+        return future
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until every worker has run its initializer (or the pool broke)."""
+        with self._ready:
+            return self._ready.wait_for(
+                lambda: self._broken is not None or all(w.ready for w in self._workers), timeout
+            )
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._workers]
+
+    def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
+        with self._lock:
+            self._stopping = True
+            if cancel:
+                self._cancelling = True
+                while self._queue:
+                    self._queue.popleft().future.cancel()
+            self._wake()
+        if wait:
+            try:
+                self._thread.join()
+            except KeyboardInterrupt:
+                self.shutdown(wait=True, cancel=True)
+                raise
+
+    def _wake(self) -> None:  # caller holds the lock
+        self._wake_writer.send_bytes(b"w")
+
+    # --- dispatcher thread -------------------------------------------------
+    def _start_worker(self) -> _Worker:
+        parent_conn, child_conn = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=worker_main,
+            args=(child_conn, self._initializer, self._initargs),
+            name="pickle-audit-worker",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        return _Worker(process, parent_conn)
+
+    def _dispatch(self) -> None:
+        try:
+            while not self._finished():
+                self._assign()
+                self._poll()
+                self._expire()
+        finally:
+            self._stop_workers()
+
+    def _finished(self) -> bool:
+        with self._lock:
+            if self._cancelling:
+                return True
+            busy = any(w.job is not None for w in self._workers)
+            return self._stopping and not self._queue and not busy
+
+    def _assign(self) -> None:
+        with self._lock:
+            for worker in self._workers:
+                if not worker.ready or worker.job is not None:
+                    continue
+                job = self._next_job()
+                if job is None:
+                    return
+                try:
+                    worker.conn.send_bytes(job.message)
+                except OSError:  # died between polls; its sentinel reports it next
+                    self._queue.appendleft(job)
+                    continue
+                worker.job = job
+                worker.deadline = (
+                    None if self._timeout is None else time.monotonic() + self._timeout
+                )
+
+    def _next_job(self) -> _Job | None:
+        while self._queue:
+            job = self._queue.popleft()
+            if job.crashes or job.future.set_running_or_notify_cancel():
+                return job
+        return None
+
+    def _poll(self) -> None:
+        deadlines = [w.deadline for w in self._workers if w.deadline is not None]
+        wait_for = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
+        conns = {w.conn: w for w in self._workers}
+        sentinels = {w.process.sentinel: w for w in self._workers}
+        ready = wait([self._wake_reader, *conns, *sentinels], wait_for)
+        if self._wake_reader in ready:
+            while self._wake_reader.poll():
+                self._wake_reader.recv_bytes()
+        for conn in [c for c in ready if c in conns]:
+            self._receive(conns[conn])
+        for sentinel in [s for s in ready if s in sentinels]:
+            worker = sentinels[sentinel]
+            if not worker.retired:
+                self._bury(worker)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            message = pickle.loads(worker.conn.recv_bytes())
+        except (EOFError, OSError):
+            self._bury(worker)
+            return
+        if isinstance(message, tuple):
+            self._handle_control(worker, message)
+            return
+        job, worker.job, worker.deadline = worker.job, None, None
+        if job is not None:
+            message.settle(job.future, job.label)
+
+    def _handle_control(self, worker: _Worker, message: tuple) -> None:
+        if message[0] == "ready":
+            with self._ready:
+                worker.ready = True
+                self._ready.notify_all()
+            return
+        self._break(f"the worker initializer failed:\n{message[1]}")
+
+    def _break(self, reason: str) -> None:
+        with self._ready:
+            self._broken = reason
+            self._cancelling = True
+            while self._queue:
+                job = self._queue.popleft()
+                if job.crashes or job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(ExecutorShutdown(reason, job.label))
+            self._ready.notify_all()
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker died: fail (or retry) only its task, then replace it."""
+        worker.retired = True
+        worker.process.join(STOP_GRACE_SECONDS)
+        if not worker.ready:
+            self._break(
+                f"a worker died while starting ({describe_exit(worker.process.exitcode)}); "
+                "check the initializer and the start method"
+            )
+        job = worker.job
+        with self._lock:
+            self._workers.remove(worker)
+            if job is not None and job.crashes < self._retries:
+                job.crashes += 1
+                self._queue.appendleft(job)
+                job = None
+            if not self._cancelling and self._broken is None:
+                self._workers.append(self._start_worker())
+        worker.conn.close()
+        if job is not None and not job.future.done():
+            exitcode = worker.process.exitcode
+            job.future.set_exception(
+                WorkerCrashed(
+                    f"the worker running task {job.label!r} {describe_exit(exitcode)} "
+                    f"(pid {worker.process.pid}); other tasks are unaffected",
+                    label=job.label,
+                    exitcode=exitcode,
+                )
+            )
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.deadline is None or worker.deadline > now or worker.job is None:
+                continue
+            job, worker.job = worker.job, None
+            worker.process.kill()
+            self._bury(worker)
+            job.future.set_exception(
+                TaskTimeout(
+                    f"task {job.label!r} exceeded its timeout of {self._timeout} s; "
+                    "its worker was killed and replaced",
+                    label=job.label,
+                    timeout=self._timeout,
+                )
+            )
+
+    def _stop_workers(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers), []
+        for worker in workers:
+            if worker.job is not None and not worker.job.future.done():
+                worker.job.future.set_exception(
+                    ExecutorShutdown(
+                        f"task {worker.job.label!r} was cancelled by shutdown", worker.job.label
+                    )
+                )
+            if self._cancelling:
+                worker.process.terminate()
+            else:
+                with contextlib.suppress(OSError):
+                    worker.conn.send_bytes(b"")
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for worker in workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+        with self._ready:
+            self._ready.notify_all()
