@@ -1,0 +1,349 @@
+"""The `pickle-audit lint` command end to end: real projects on disk, the real CLI.
+
+The seed-bug fixture is the acceptance case: a driver submits a bound method
+to a process pool, a core class three hops away stores a dict view, and a
+settings dataclass has a lambda default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lint_helpers import FIXTURES, REPO, cli, copy_fixture
+
+from pickle_audit.config import Config
+from pickle_audit.findings import ChainStep, Finding, LintResult
+from pickle_audit.lint.facts import extract_facts
+from pickle_audit.lint.run import lint_paths
+from pickle_audit.report import render, summary
+
+SUBMIT = "pool.submit(self.run_fragment, ...) (seedbug/mbepar/parallel.py:21)"
+DRIVER_HOLDS_CORE = (
+    "FragmentCore reaches a worker via ParallelDriver.core (seedbug/mbepar/parallel.py:14)"
+)
+
+SEEDBUG_TEXT = f"""\
+seedbug/mbepar/core.py:11:9: PA102 dict view stored on FragmentCore.levels cannot be pickled
+    {DRIVER_HOLDS_CORE}
+    <- {SUBMIT}
+    fix: store list(...) or tuple(...) instead of the view
+seedbug/mbepar/parallel.py:21:36: PA202 bound method ParallelDriver.run_fragment handed to a process pool pickles its whole instance per task
+    <- {SUBMIT}
+    fix: submit a module-level function with only the data the task needs
+seedbug/mbepar/settings.py:10:5: PA101 lambda stored on RunSettings.energy_transform cannot be pickled
+    RunSettings reaches a worker via FragmentCore.settings (seedbug/mbepar/core.py:12)
+    <- ParallelDriver.core (seedbug/mbepar/parallel.py:14)
+    <- {SUBMIT}
+    fix: use a module-level function (def) instead of the lambda
+"""
+SEEDBUG_FILES = 5  # mbepar/__init__.py, core.py, parallel.py, settings.py, run.py
+
+
+def seedbug_findings(run_output: str) -> list[tuple[str, str, int]]:
+    """(rule, path, line) of each finding in a JSON report."""
+    return [(f["rule"], f["path"], f["line"]) for f in json.loads(run_output)["findings"]]
+
+
+@pytest.fixture
+def seedbug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of fixtures/seedbug; the working directory is its parent."""
+    monkeypatch.chdir(tmp_path)
+    return copy_fixture("seedbug", tmp_path)
+
+
+# --- formats -------------------------------------------------------------------------------
+
+EXAMPLE = Finding(
+    rule="PA102",
+    severity="error",
+    path="pkg/core.py",
+    line=130,
+    column=9,
+    message="dict view stored on Core.levels cannot be pickled",
+    chain=(
+        ChainStep("Core reaches a worker via Driver.core", "pkg/parallel.py", 98, 9),
+        ChainStep("executor.submit(self.run, ...)", "pkg/parallel.py", 282, 13),
+    ),
+    fix="store list(...) or tuple(...) instead of the view",
+    symbol="Core.levels",
+    snippet="self.levels = self.table.keys()",
+)
+WARNING = Finding("PA107", "warning", "pkg/grid.py", 4, 5, "cached_property Grid.points")
+
+
+def test_text_format_prints_the_chain_and_the_fix() -> None:
+    result = LintResult(findings=(EXAMPLE, WARNING), files_checked=12, root="/p")
+    assert render(result, "text") == (
+        "pkg/core.py:130:9: PA102 dict view stored on Core.levels cannot be pickled\n"
+        "    Core reaches a worker via Driver.core (pkg/parallel.py:98)\n"
+        "    <- executor.submit(self.run, ...) (pkg/parallel.py:282)\n"
+        "    fix: store list(...) or tuple(...) instead of the view\n"
+        "pkg/grid.py:4:5: PA107 cached_property Grid.points\n"
+    )
+    assert summary(result) == "Found 2 problems (1 error, 1 warning) in 12 files."
+
+
+def test_json_format_has_exactly_the_documented_keys() -> None:
+    result = LintResult(findings=(EXAMPLE,), files_checked=1, root="/p")
+    assert json.loads(render(result, "json")) == {
+        "version": 1,
+        "findings": [
+            {
+                "rule": "PA102",
+                "severity": "error",
+                "path": "pkg/core.py",
+                "line": 130,
+                "column": 9,
+                "message": "dict view stored on Core.levels cannot be pickled",
+                "chain": [
+                    "Core reaches a worker via Driver.core (pkg/parallel.py:98)",
+                    "executor.submit(self.run, ...) (pkg/parallel.py:282)",
+                ],
+                "fix": "store list(...) or tuple(...) instead of the view",
+            }
+        ],
+    }
+    assert summary(result) == "Found 1 problem (1 error) in 1 file."
+
+
+def test_clean_result_prints_nothing_on_stdout() -> None:
+    clean = LintResult(findings=(), files_checked=3, root="/p")
+    assert render(clean, "text") == ""
+    assert json.loads(render(clean, "json")) == {"version": 1, "findings": []}
+    assert summary(clean) == "All checked: 3 files, no problems."
+
+
+# --- usage and configuration errors: exit 2, naming the culprit -----------------------------
+
+
+def test_unknown_rule_in_select_is_a_usage_error(seedbug: Path) -> None:
+    run = cli("lint", "seedbug", "--select", "PA1,PA999")
+    assert run.exit_code == 2
+    assert "unknown rule id 'PA999' in --select" in run.stderr
+    assert run.stdout == ""
+
+
+def test_unknown_config_key_is_a_configuration_error(seedbug: Path) -> None:
+    pyproject = seedbug / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "exclude-classes = []\n")
+    run = cli("lint", "seedbug")
+    assert run.exit_code == 2
+    assert "unknown key 'exclude-classes' in [tool.pickle-audit]" in run.stderr
+
+
+def test_explicit_config_file_is_validated(seedbug: Path) -> None:
+    strict = seedbug / "strict.toml"
+    strict.write_text('[tool.pickle-audit]\nignore = ["PA3", "PA42"]\n')
+    run = cli("lint", "seedbug", "--config", str(strict))
+    assert run.exit_code == 2
+    assert "unknown rule id 'PA42'" in run.stderr
+
+
+def test_missing_path_is_a_usage_error(seedbug: Path) -> None:
+    run = cli("lint", "no-such-folder")
+    assert run.exit_code == 2
+    assert "no-such-folder" in run.stderr
+
+
+# --- the seed bug ----------------------------------------------------------------------------
+
+
+def test_seedbug_text_report_cold_and_warm(seedbug: Path) -> None:
+    for _ in ("cold", "warm"):
+        run = cli("lint", "seedbug")
+        assert run.exit_code == 1
+        assert run.stdout == SEEDBUG_TEXT
+        assert run.stderr == f"Found 3 problems (3 errors) in {SEEDBUG_FILES} files.\n"
+    assert (seedbug / ".pickle-audit-cache").is_dir()
+
+
+def test_seedbug_json_report(seedbug: Path) -> None:
+    run = cli("lint", "seedbug", "--format", "json", "--no-cache", "--jobs", "1")
+    assert run.exit_code == 1
+    findings = json.loads(run.stdout)["findings"]
+    assert [(f["rule"], f["path"], f["line"], f["column"]) for f in findings] == [
+        ("PA102", "seedbug/mbepar/core.py", 11, 9),
+        ("PA202", "seedbug/mbepar/parallel.py", 21, 36),
+        ("PA101", "seedbug/mbepar/settings.py", 10, 5),
+    ]
+    assert findings[0]["chain"] == [DRIVER_HOLDS_CORE, SUBMIT]
+    assert findings[0]["fix"] == "store list(...) or tuple(...) instead of the view"
+
+
+def test_thread_pool_twin_is_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    copy_fixture("seedbug_threads", tmp_path)
+    run = cli("lint", "seedbug_threads")
+    assert run.exit_code == 0
+    assert run.stdout == ""
+    assert run.stderr == f"All checked: {SEEDBUG_FILES} files, no problems.\n"
+
+
+def test_default_path_is_the_project_root(seedbug: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(seedbug / "mbepar")
+    run = cli("lint", "--format", "json")
+    assert run.exit_code == 1
+    assert seedbug_findings(run.stdout) == [
+        ("PA102", "core.py", 11),
+        ("PA202", "parallel.py", 21),
+        ("PA101", "settings.py", 10),
+    ]
+
+
+def test_one_named_file_still_sees_the_boundary_in_another(seedbug: Path) -> None:
+    run = cli("lint", "seedbug/mbepar/core.py", "--format", "json")
+    assert run.exit_code == 1
+    assert seedbug_findings(run.stdout) == [("PA102", "seedbug/mbepar/core.py", 11)]
+    assert run.stderr == "Found 1 problem (1 error) in 1 file.\n"
+
+
+def test_installed_console_script_on_the_bundled_fixture() -> None:
+    """What the README's first command prints, from the checkout itself."""
+    executable = shutil.which("pickle-audit")
+    assert executable, "the package is not installed: pip install -e ."
+    run = subprocess.run(
+        [executable, "lint", "fixtures/seedbug", "--no-cache"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert run.stdout == SEEDBUG_TEXT.replace("seedbug/", "fixtures/seedbug/")
+    assert run.stderr == f"Found 3 problems (3 errors) in {SEEDBUG_FILES} files.\n"
+    assert not (FIXTURES / "seedbug" / ".pickle-audit-cache").exists()
+
+
+# --- choosing what is reported ------------------------------------------------------------
+
+
+def test_select_and_ignore_take_rule_prefixes(seedbug: Path) -> None:
+    only_views = cli("lint", "seedbug", "--select", "PA10", "--ignore", "PA101", "--format", "json")
+    assert seedbug_findings(only_views.stdout) == [("PA102", "seedbug/mbepar/core.py", 11)]
+    no_boundary_rules = cli("lint", "seedbug", "--ignore", "pa2", "--format", "json")
+    assert [rule for rule, _, _ in seedbug_findings(no_boundary_rules.stdout)] == ["PA102", "PA101"]
+    boundary_only = cli("lint", "seedbug", "--select", "PA2")
+    assert boundary_only.exit_code == 1
+    assert boundary_only.stderr == f"Found 1 problem (1 warning) in {SEEDBUG_FILES} files.\n"
+
+
+def test_per_file_ignores_from_the_config(seedbug: Path) -> None:
+    pyproject = seedbug / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + 'per-file-ignores = { "mbepar/settings.py" = ["PA1"], "mbepar/par*.py" = ["PA202"] }\n'
+    )
+    run = cli("lint", "seedbug", "--format", "json")
+    assert seedbug_findings(run.stdout) == [("PA102", "seedbug/mbepar/core.py", 11)]
+
+
+def test_inline_suppression_on_the_flagged_line(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            "self.levels = self.nbodies_per_level.keys()",
+            "self.levels = self.nbodies_per_level.keys()  # pickle-audit: ignore[PA102]",
+        )
+    )
+    settings = seedbug / "mbepar" / "settings.py"
+    settings.write_text(
+        settings.read_text().replace(
+            "lambda energy: energy", "lambda energy: energy  # pickle-audit: ignore"
+        )
+    )
+    run = cli("lint", "seedbug", "--format", "json")
+    assert seedbug_findings(run.stdout) == [("PA202", "seedbug/mbepar/parallel.py", 21)]
+
+
+def test_unparsable_file_is_reported_and_the_rest_still_linted(seedbug: Path) -> None:
+    (seedbug / "mbepar" / "broken.py").write_text("import os\n\n\ndef f(:\n    pass\n")
+    (seedbug / "mbepar" / "libcst_rejects.py").write_text("(x): int = 1\n")
+    run = cli("lint", "seedbug", "--format", "json")
+    assert run.exit_code == 1
+    found = json.loads(run.stdout)["findings"]
+    assert seedbug_findings(run.stdout) == [
+        ("PA000", "seedbug/mbepar/broken.py", 4),
+        ("PA102", "seedbug/mbepar/core.py", 11),
+        ("PA000", "seedbug/mbepar/libcst_rejects.py", 1),
+        ("PA202", "seedbug/mbepar/parallel.py", 21),
+        ("PA101", "seedbug/mbepar/settings.py", 10),
+    ]
+    assert "line 4" in found[0]["message"] or "4:" in found[0]["message"]
+    select_hides_no_parse_error = cli("lint", "seedbug", "--select", "PA102", "--format", "json")
+    assert [rule for rule, _, _ in seedbug_findings(select_hides_no_parse_error.stdout)] == [
+        "PA000",
+        "PA102",
+        "PA000",
+    ]
+
+
+# --- baseline and fixes: the CLI wiring --------------------------------------------------
+
+
+def test_baseline_from_the_option_and_from_the_config(seedbug: Path) -> None:
+    written = cli("lint", "seedbug", "--write-baseline", "seedbug/baseline.json")
+    assert written.exit_code == 0
+    assert written.stderr == "Wrote 3 findings to baseline seedbug/baseline.json.\n"
+
+    by_option = cli("lint", "seedbug", "--baseline", "seedbug/baseline.json")
+    assert (by_option.exit_code, by_option.stdout) == (0, "")
+
+    pyproject = seedbug / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'baseline = "baseline.json"\n')
+    by_config = cli("lint", "seedbug")
+    assert (by_config.exit_code, by_config.stdout) == (0, "")
+
+    core = seedbug / "mbepar" / "core.py"
+    stored_view = "        self.names = self.nbodies_per_level.values()\n"
+    core.write_text(
+        core.read_text().replace(
+            "        self.fragments =", stored_view + "        self.fragments ="
+        )
+    )
+    new_only = cli("lint", "seedbug", "--format", "json")
+    assert new_only.exit_code == 1
+    assert seedbug_findings(new_only.stdout) == [("PA102", "seedbug/mbepar/core.py", 13)]
+
+    missing = cli("lint", "seedbug", "--baseline", "seedbug/nothing.json")
+    assert missing.exit_code == 2
+    assert "seedbug/nothing.json" in missing.stderr
+
+
+def test_diff_previews_and_fix_rewrites(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    before = core.read_text()
+    preview = cli("lint", "seedbug", "--diff")
+    assert preview.exit_code == 1
+    assert "-        self.levels = self.nbodies_per_level.keys()\n" in preview.stdout
+    assert "+        self.levels = list(self.nbodies_per_level.keys())\n" in preview.stdout
+    assert core.read_text() == before
+
+    fixed = cli("lint", "seedbug", "--fix", "--format", "json")
+    assert "self.levels = list(self.nbodies_per_level.keys())" in core.read_text()
+    assert "PA102" not in [rule for rule, _, _ in seedbug_findings(fixed.stdout)]
+
+
+# --- the linter's own data is picklable (it ships it between processes) --------------------
+
+
+def test_facts_and_findings_survive_pickling(seedbug: Path) -> None:
+    source = (seedbug / "mbepar" / "core.py").read_text()
+    facts = extract_facts(source, "seedbug/mbepar/core.py", "mbepar.core")
+    assert pickle.loads(pickle.dumps(facts)) == facts
+    assert facts.find_attribute("FragmentCore", "levels").line == 11
+
+    result = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=2)
+    assert len(result.findings) == 3
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_parallel_and_serial_runs_agree(seedbug: Path) -> None:
+    serial = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=1)
+    parallel = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=os.cpu_count())
+    assert serial == parallel
