@@ -1,0 +1,184 @@
+"""Parallel many-body expansions: qcmanybody's fragment jobs through QCEngine.
+
+    from pickle_audit.executor.mbe import run_many_body
+    results = run_many_body(core, {"gfn2": {"program": "xtb", "driver": "energy",
+                                           "model": {"method": "GFN2-xTB"}}},
+                            backend="process", workers=2)
+
+The core is never pickled (qcmanybody 0.8.0's cannot be: `mc_levels` is a
+dict view). Each worker gets the parent molecule once, through the executor's
+initializer, and then only `(label, specification)` per job. All jobs are
+submitted at once: every n-body level is an independent computation, only the
+final `core.analyze` needs them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Any
+
+from qcmanybody.utils import labeler
+
+from pickle_audit.executor.checkpoint import Checkpoint, run_fingerprint
+from pickle_audit.executor.core import Executor
+from pickle_audit.executor.errors import ExecutorError
+from pickle_audit.executor.fragments import (
+    FragmentSystem,
+    WorkerSetup,
+    compute_fragment,
+    normalize_specification,
+    prepare_worker,
+    release_worker,
+)
+from pickle_audit.executor.progress import Progress
+
+DEFAULT_TASK_CONFIG: dict[str, Any] = {"ncores": 1}
+
+
+class ManyBodyJobsFailed(ExecutorError):
+    """Some fragment jobs failed; every other job ran (and is in the checkpoint).
+
+    `failures` maps each failed job label to its executor error; `label` is the
+    first of them.
+    """
+
+    def __init__(self, message: str, label: str | None = None, failures: dict | None = None):
+        super().__init__(message, label)
+        self.failures = failures or {}
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.label, self.failures))
+
+
+def job_labels(core: Any) -> list[tuple[str, str]]:
+    """(model chemistry, job label) of every job, in `iterate_molecules` order.
+
+    Built from `core.compute_map` directly, so the parent never builds the
+    fragment molecules it hands to workers by label.
+    """
+    seen: set[str] = set()
+    jobs = []
+    for mc, compute_dict in core.compute_map.items():
+        for compute_list in compute_dict["all"].values():
+            for real_atoms, basis_atoms in compute_list:
+                label = labeler(mc, real_atoms, basis_atoms)
+                if label not in seen:
+                    seen.add(label)
+                    jobs.append((mc, label))
+    return jobs
+
+
+def run_many_body(
+    core: Any,
+    specifications: dict[str, Any],
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    timeout: float | None = None,
+    task_config: dict[str, Any] | None = None,
+    retries: int = 0,
+    start_method: str | None = None,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """Run every fragment job of `core` through `qcengine.compute`; return `core.analyze`.
+
+    `specifications` maps each model-chemistry label of the core's levels to an
+    AtomicSpecification (or dict with program, driver, model, keywords).
+    `task_config` is QCEngine's per-job config (default one core per worker:
+    many small jobs side by side beat threading inside each). `checkpoint`
+    names a sqlite3 file: finished jobs are committed as they arrive and a
+    rerun computes only the missing ones. A failed job raises
+    `ManyBodyJobsFailed` naming it, after all other jobs finished.
+    """
+    specs = {mc: normalize_specification(mc, spec) for mc, spec in specifications.items()}
+    missing = [mc for mc in core.mc_levels if mc not in specs]
+    if missing:
+        raise ValueError(
+            f"no specification for model chemistry {', '.join(map(repr, missing))}; "
+            f"specifications has {', '.join(map(repr, specs)) or 'none'}"
+        )
+    jobs = job_labels(core)
+    store = None
+    if checkpoint is not None:
+        fingerprint = run_fingerprint(core.molecule.get_hash(), [lb for _, lb in jobs], specs)
+        store = Checkpoint(checkpoint, fingerprint)
+    try:
+        results = store.load() if store else {}
+        todo = [(mc, label) for mc, label in jobs if label not in results]
+        failures = _run_jobs(
+            core, specs, todo, results, store, progress=progress, total=len(jobs),
+            backend=backend, workers=workers, timeout=timeout, retries=retries,
+            task_config=dict(DEFAULT_TASK_CONFIG if task_config is None else task_config),
+            start_method=start_method, address=address,
+        )  # fmt: skip
+    finally:
+        if store is not None:
+            store.close()
+    if failures:
+        raise _jobs_failed(failures, len(jobs), checkpoint)
+    return core.analyze(results)
+
+
+def _run_jobs(
+    core: Any,
+    specs: dict[str, dict],
+    todo: list[tuple[str, str]],
+    results: dict[str, Any],
+    store: Checkpoint | None,
+    *,
+    progress: bool,
+    total: int,
+    backend: str,
+    task_config: dict[str, Any],
+    **executor_options: Any,
+) -> dict[str, BaseException]:
+    """Submit every job at once; collect results as they arrive. Returns failures."""
+    failures: dict[str, BaseException] = {}
+    if not todo:
+        return failures
+    token = uuid.uuid4().hex
+    programs = tuple(sorted({spec["program"] for spec in specs.values()}))
+    in_workers = backend in ("process", "dask")
+    setup = WorkerSetup(task_config, programs, set_environment=in_workers)
+    bar = Progress(total, enabled=progress, done=total - len(todo))
+    try:
+        with Executor(
+            backend,
+            initializer=prepare_worker,
+            initargs=(token, FragmentSystem.from_core(core), setup),
+            **executor_options,
+        ) as executor:
+            futures = {
+                executor.submit(compute_fragment, token, label, specs[mc], label=label): label
+                for mc, label in todo
+            }
+            for future in as_completed(futures):
+                label = futures[future]
+                error = future.exception()
+                if error is None:
+                    results[label] = future.result()
+                    if store is not None:
+                        store.save(label, results[label])
+                else:
+                    failures[label] = error
+                bar.update(failed=error is not None)
+    finally:
+        bar.close()
+        release_worker(token)
+    return failures
+
+
+def _jobs_failed(
+    failures: dict[str, BaseException], total: int, checkpoint: Any
+) -> ManyBodyJobsFailed:
+    lines = [f"  {label}: {str(error).splitlines()[0]}" for label, error in failures.items()]
+    kept = f"; the other results are in {checkpoint}" if checkpoint else ""
+    return ManyBodyJobsFailed(
+        f"{len(failures)} of {total} fragment jobs failed{kept}:\n" + "\n".join(lines),
+        label=next(iter(failures)),
+        failures=failures,
+    )
