@@ -6,6 +6,8 @@ severity and fix text are written exactly once.
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -152,3 +154,100 @@ def expand_selector(selector: str) -> frozenset[str]:
     if not token or not matched:
         raise KeyError(f"unknown rule id or prefix {selector!r}; known: {', '.join(RULES)}")
     return matched
+
+
+# Runtime classification: which rule explains an unpicklable value. Types are
+# matched by qualified name along the MRO, so classifying a value never imports
+# the modules that define these types (and subclasses match too).
+_RULE_BY_TYPE_NAME: MappingProxyType[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            (
+                "builtins.dict_keys",
+                "builtins.dict_values",
+                "builtins.dict_items",
+                "builtins.odict_keys",
+                "builtins.odict_values",
+                "builtins.odict_items",
+            ),
+            "PA102",
+        ),
+        **dict.fromkeys(("builtins.generator", "builtins.async_generator"), "PA104"),
+        **dict.fromkeys(
+            (
+                "_thread.lock",
+                "_thread.RLock",
+                "threading._RLock",
+                "threading.Condition",
+                "threading.Semaphore",
+                "threading.Event",
+                "threading.Barrier",
+                "queue.Queue",
+                "_queue.SimpleQueue",
+                "_io._IOBase",
+                "_socket.socket",
+                "sqlite3.Connection",
+                "sqlite3.Cursor",
+                "subprocess.Popen",
+                "concurrent.futures._base.Executor",
+                "multiprocessing.pool.Pool",
+                "multiprocessing.synchronize.SemLock",
+                "multiprocessing.queues.Queue",
+                "multiprocessing.queues.SimpleQueue",
+                "multiprocessing.connection.Connection",
+                "logging.Handler",
+                "mmap.mmap",
+                "builtins.memoryview",
+            ),
+            "PA105",
+        ),
+        **dict.fromkeys(
+            (
+                "builtins.module",
+                "weakref.ReferenceType",
+                "weakref.ProxyType",
+                "weakref.CallableProxyType",
+                "builtins.mappingproxy",
+            ),
+            "PA108",
+        ),
+    }
+)
+
+
+def qualified_type_name(cls: type) -> str:
+    """`module.QualName` of a class, the way problems and rules name types."""
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls.__name__)}"
+
+
+def rule_for_value(value: object) -> str | None:
+    """The rule that explains why `value` cannot be pickled, or None if no rule does.
+
+    Only type-level facts are read (never attributes of the instance), so hostile
+    objects with `__getattr__` or side-effecting properties are safe to classify.
+    """
+    cls = type(value)
+    if isinstance(value, type):
+        return "PA106" if "<locals>" in getattr(value, "__qualname__", "") else None
+    if isinstance(value, (types.FunctionType, functools.partial)):
+        return _rule_for_callable(value)
+    for base in cls.__mro__:
+        rule = _RULE_BY_TYPE_NAME.get(qualified_type_name(base))
+        if rule is not None:
+            return rule
+    if "<locals>" in cls.__qualname__:
+        return "PA106"
+    return None
+
+
+def _rule_for_callable(value: object) -> str | None:
+    if isinstance(value, functools.partial):
+        inner = _rule_for_callable(value.func)
+        return "PA103" if inner in ("PA101", "PA103") else inner
+    if not isinstance(value, types.FunctionType):
+        return None
+    if value.__name__ == "<lambda>":
+        return "PA101"
+    if "<locals>" in value.__qualname__:
+        return "PA103"
+    return None

@@ -1,0 +1,127 @@
+"""`audit` and `assert_picklable`: the tracer's Python API (DESIGN.md, "Python API")."""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any
+
+from pickle_audit.catalog import get_rule, qualified_type_name, rule_for_value
+from pickle_audit.findings import Problem
+from pickle_audit.trace.checks import (
+    LoadFailed,
+    RoundTripProbe,
+    SpawnProbe,
+    ValueChanged,
+    largest_subtrees,
+)
+from pickle_audit.trace.probes import DumpProbe
+from pickle_audit.trace.report import AuditReport
+from pickle_audit.trace.serializers import Serializer, get_serializer
+from pickle_audit.trace.source import SourceFinder
+from pickle_audit.trace.walk import Leaf, Walker
+
+_TOO_DEEP_FIX = (
+    "the value nests deeper than the pickler's recursion limit: flatten it (e.g. a list of"
+    " nodes with parent indices), or raise sys.setrecursionlimit in both processes"
+)
+_CHANGED_FIX = "make the class pickle its whole state (check __getstate__/__setstate__/__reduce__)"
+
+
+def audit(
+    obj: Any,
+    *,
+    name: str = "obj",
+    serializer: str = "pickle",
+    protocol: int | None = None,
+    roundtrip: bool = False,
+    spawn: bool = False,
+) -> AuditReport:
+    """Judge `obj` by `serializer`'s own rules and report every value that cannot travel.
+
+    The whole object is tried with the serializer first, so a clean object costs
+    one pickling; only a failure is walked, once, to name every bad leaf.
+    """
+    profile = get_serializer(serializer, protocol)
+    probe = DumpProbe(profile)
+    try:
+        size = len(profile.dumps(obj))
+    except Exception as error:
+        leaves = Walker(profile, probe.pickler, probe).walk(obj, name, error)
+        problems = describe(leaves, check="dump")
+        return AuditReport(name, profile.name, problems, None, list)
+    problems = []
+    if roundtrip:
+        problems.extend(_walk_with(RoundTripProbe(profile), obj, name, profile, "roundtrip"))
+    if spawn:
+        with SpawnProbe(profile) as spawn_probe:
+            problems.extend(_walk_with(spawn_probe, obj, name, profile, "spawn"))
+    largest = functools.partial(largest_subtrees, obj, name, profile)
+    return AuditReport(name, profile.name, problems, size, largest)
+
+
+def assert_picklable(obj: Any, **options: Any) -> None:
+    """Raise AssertionError with the formatted report when `obj` cannot travel."""
+    __tracebackhide__ = True  # pytest: point at the caller's line
+    report = audit(obj, **options)
+    if not report.ok:
+        raise AssertionError(report.format())
+
+
+def _walk_with(probe: Any, obj: Any, name: str, profile: Serializer, check: str) -> list[Problem]:
+    error = probe(obj)
+    if error is None:
+        return []
+    return describe(Walker(profile, probe.pickler, probe).walk(obj, name, error), check)
+
+
+def describe(leaves: list[Leaf], check: str) -> list[Problem]:
+    """Turn walk leaves into Problems: type, rule, the serializer's message, source, fix."""
+    finder = SourceFinder()
+    problems = []
+    for leaf in leaves:
+        rule = None if leaf.too_deep else _rule_for(leaf, check)
+        fix = get_rule(rule).fix if rule else None
+        if leaf.too_deep:
+            fix = _TOO_DEEP_FIX
+        elif rule is None and isinstance(leaf.error, ValueChanged):
+            fix = _CHANGED_FIX
+        subject = leaf.subject
+        type_name = qualified_type_name(subject if isinstance(subject, type) else type(subject))
+        problems.append(
+            Problem(
+                path=leaf.path,
+                type=type_name,
+                rule=rule,
+                error=_message(leaf.error),
+                source=finder.locate(leaf.value, leaf.holder, leaf.segments, rule),
+                fix=fix,
+            )
+        )
+    return problems
+
+
+def _rule_for(leaf: Leaf, check: str) -> str | None:
+    value = leaf.value
+    if check == "spawn" and isinstance(leaf.error, LoadFailed) and _defined_in_main(value):
+        return "PA203"
+    if check != "dump" and isinstance(leaf.error, LoadFailed):
+        if isinstance(leaf.subject, BaseException):
+            return "PA301"
+        if leaf.error.exception_type == "RecursionError" and hasattr(type(value), "__getattr__"):
+            return "PA302"
+        return None
+    return rule_for_value(value)
+
+
+def _defined_in_main(value: Any) -> bool:
+    if isinstance(value, (types.FunctionType, type)):
+        return getattr(value, "__module__", None) == "__main__"
+    return type(value).__module__ == "__main__"
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, (LoadFailed, ValueChanged)):
+        return str(error)
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

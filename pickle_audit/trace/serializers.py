@@ -1,0 +1,104 @@
+"""Serializer profiles: the rules a value is judged by.
+
+A value is only a problem if the serializer that will really carry it fails:
+multiprocessing uses pickle, Dask/loky/Ray use cloudpickle, multiprocess/pathos
+use dill. A profile bundles what the tracer needs from each of them: a pickler
+(for probing subtrees), `loads` (for round trips), the dispatch table and
+whether functions travel by value (then their captured variables are children).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SERIALIZERS = ("pickle", "cloudpickle", "dill")
+
+# How to install each optional serializer, for the "not installed" error.
+_INSTALL_HINT = {
+    "cloudpickle": "pip install 'pickle-audit[cloudpickle]'",
+    "dill": "pip install dill (a dependency of pickle-audit: reinstall pickle-audit)",
+}
+
+
+class SerializerUnavailable(ImportError):
+    """The chosen serializer is not installed; the message names the extra to install."""
+
+
+@dataclass(frozen=True)
+class Serializer:
+    """One serializer's behaviour, as far as the tracer needs it."""
+
+    name: str
+    protocol: int
+    pickler_class: type
+    loads: Callable[[bytes], Any]
+    fast_dumps: Callable[..., bytes]  # the serializer's own dumps(obj, protocol)
+    functions_by_value: bool  # closures and referenced globals travel with a function
+    opaque_types: frozenset[type] = frozenset()  # saved by custom code: judged whole
+
+    def new_pickler(self, file: io.BytesIO) -> Any:
+        return self.pickler_class(file, protocol=self.protocol)
+
+    def dumps(self, obj: object) -> bytes:
+        return self.fast_dumps(obj, protocol=self.protocol)
+
+
+def dispatch_table_of(pickler: Any) -> Mapping[type, Callable[[Any], Any]]:
+    """The reducer table a pickler consults before `__reduce_ex__`."""
+    table = getattr(pickler, "dispatch_table", None)
+    return copyreg.dispatch_table if table is None else table
+
+
+def get_serializer(name: str, protocol: int | None = None) -> Serializer:
+    """Build the profile for `name`, importing optional serializers only when asked for."""
+    if name == "pickle":
+        return Serializer(
+            "pickle",
+            pickle.DEFAULT_PROTOCOL if protocol is None else protocol,
+            pickle.Pickler,
+            pickle.loads,
+            pickle.dumps,
+            functions_by_value=False,
+        )
+    if name == "cloudpickle":
+        cloudpickle = _import_optional("cloudpickle")
+        return Serializer(
+            "cloudpickle",
+            cloudpickle.DEFAULT_PROTOCOL if protocol is None else protocol,
+            cloudpickle.Pickler,
+            pickle.loads,
+            cloudpickle.dumps,
+            functions_by_value=True,
+        )
+    if name == "dill":
+        dill = _import_optional("dill")
+        containers = {dict, list, tuple, set, frozenset}
+        opaque = frozenset(
+            t for t in dill.Pickler.dispatch if isinstance(t, type) and t not in containers
+        )
+        return Serializer(
+            "dill",
+            dill.settings["protocol"] if protocol is None else protocol,
+            dill.Pickler,
+            dill.loads,
+            dill.dumps,
+            functions_by_value=True,
+            opaque_types=opaque,
+        )
+    raise ValueError(f"unknown serializer {name!r}; choose one of: {', '.join(SERIALIZERS)}")
+
+
+def _import_optional(module_name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise SerializerUnavailable(
+            f"serializer {module_name!r} is not installed: {_INSTALL_HINT[module_name]}"
+        ) from error

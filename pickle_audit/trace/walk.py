@@ -1,0 +1,215 @@
+"""The path-tracking walk that finds every bad leaf of an object graph in one pass.
+
+Each child is first tried whole with the serializer's own (C) pickler, so
+clean subtrees cost what pickling them costs; only a child that fails is
+opened up, following the serializer's own reduction rules (see parts.py). The
+walk is iterative (a 100,000-deep list cannot overflow it), memoised by
+identity (cycles and shared references are visited once), and keeps going
+after a bad leaf, so all of them are found.
+
+A subtree whose pickling overflows the recursion limit is reported once, at
+its top, and then walked without probing until the leaves, where nesting no
+longer matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pickle_audit.catalog import rule_for_value
+from pickle_audit.trace.parts import ATOMIC_TYPES, Group, children
+
+Probe = Callable[[Any], "BaseException | None"]
+
+# A path is a linked list (parent, segment) so that building one is O(1) and a
+# deep graph costs no quadratic string building; segments of None are skipped.
+Path = tuple["Path | None", "str | None"]
+
+# Rules whose values are reported whole: opening a lock or a handler up would
+# only name its internals.
+_WHOLE_VALUE_RULES = frozenset({"PA102", "PA104", "PA105", "PA108"})
+
+_MAX_PATH_SEGMENTS = 60
+
+
+class _Unknown:
+    """Marks a node walked without probing (below a recursion-limit overflow)."""
+
+
+UNKNOWN: Any = _Unknown()
+
+_IN_PROGRESS, _BAD, _OK = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One bad value as the walk found it, before it is described for users."""
+
+    value: Any
+    subject: Any  # what to name the type of: the instance when its class is the culprit
+    path: str
+    segments: tuple[str, ...]
+    holder: Any  # the object whose attribute/item holds `value` (None for the root)
+    error: BaseException
+    too_deep: bool = False
+
+
+class _Frame:
+    __slots__ = (
+        "deep",
+        "error",
+        "failed_child",
+        "formatter",
+        "group_index",
+        "groups",
+        "holder",
+        "iterator",
+        "obj",
+        "own_problem",
+        "path",
+    )
+
+    def __init__(self, obj: Any, path: Path, holder: Any, error: Any, groups: list[Group]):
+        self.obj = obj
+        self.path = path
+        self.holder = holder
+        self.error = error
+        self.groups = groups
+        self.group_index = 0
+        self.iterator: Iterator[tuple[Any, Any]] | None = None
+        self.formatter: Callable[[Any], str | None] = str
+        self.failed_child = False
+        self.own_problem = False
+        self.deep = error is UNKNOWN or isinstance(error, RecursionError)
+
+
+def render_path(path: Path) -> tuple[str, ...]:
+    segments: list[str] = []
+    node: Path | None = path
+    while node is not None:
+        parent, segment = node
+        if segment is not None:
+            segments.append(segment)
+        node = parent
+    segments.reverse()
+    return tuple(segments)
+
+
+def join_segments(segments: tuple[str, ...]) -> str:
+    """Join segments; absurdly deep paths keep both ends and count the middle."""
+    if len(segments) <= _MAX_PATH_SEGMENTS:
+        return "".join(segments)
+    keep = _MAX_PATH_SEGMENTS // 2
+    hidden = len(segments) - 2 * keep
+    return "".join(segments[:keep]) + f"...<{hidden} levels>..." + "".join(segments[-keep:])
+
+
+class Walker:
+    """One walk over one object graph; not reusable."""
+
+    def __init__(self, serializer: Any, pickler: Any, probe: Probe) -> None:
+        self._serializer = serializer
+        self._pickler = pickler
+        self._probe = probe
+        self._status: dict[int, int] = {}
+        self._keep: list[Any] = []  # ids stay unique while the walk runs
+        self._stack: list[_Frame] = []
+        self._leaves: list[Leaf] = []
+
+    def walk(self, root: Any, name: str, error: BaseException) -> list[Leaf]:
+        """All bad leaves below `root`, which failed its own probe with `error`."""
+        self._enter(root, (None, name), None, error)
+        while self._stack:
+            frame = self._stack[-1]
+            if not self._advance(frame):
+                self._stack.pop()
+                self._finish(frame)
+        return self._leaves
+
+    def _enter(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
+        self._status[id(obj)] = _IN_PROGRESS
+        self._keep.append(obj)
+        if rule_for_value(obj) in _WHOLE_VALUE_RULES:
+            self._report_leaf(obj, path, holder, error)
+            return
+        try:
+            groups = children(obj, self._serializer, self._pickler)
+        except Exception as reduce_error:
+            self._report_leaf(obj, path, holder, reduce_error if error is UNKNOWN else error)
+            return
+        if not groups:  # saved whole: its own probe is the verdict
+            if error is UNKNOWN:
+                error = self._probe(obj)
+                if error is None:
+                    self._status[id(obj)] = _OK
+                    return
+            self._report_leaf(obj, path, holder, error)
+            return
+        self._keep.append(groups)
+        frame = _Frame(obj, path, holder, error, groups)
+        if isinstance(error, RecursionError):
+            frame.own_problem = True
+            self._record(obj, path, holder, error, too_deep=True)
+        self._stack.append(frame)
+
+    def _advance(self, frame: _Frame) -> bool:
+        """Visit children until one needs opening up; False when none is left."""
+        status = self._status
+        while True:
+            if frame.iterator is None:
+                if frame.group_index >= len(frame.groups):
+                    return False
+                iterable, frame.formatter = frame.groups[frame.group_index]
+                frame.group_index += 1
+                frame.iterator = iter(iterable)
+            for key, value in frame.iterator:
+                if type(value) in ATOMIC_TYPES:
+                    continue
+                known = status.get(id(value))
+                if known is not None:
+                    if known != _OK:
+                        frame.failed_child = True
+                    continue
+                if frame.deep:
+                    error = UNKNOWN
+                else:
+                    error = self._probe(value)
+                    if error is None:
+                        continue
+                self._enter(value, (frame.path, frame.formatter(key)), frame.obj, error)
+                return True
+            frame.iterator = None
+
+    def _finish(self, frame: _Frame) -> None:
+        if not frame.failed_child and not frame.own_problem:
+            if frame.error is UNKNOWN:
+                self._status[id(frame.obj)] = _OK
+                return
+            self._record(frame.obj, frame.path, frame.holder, frame.error)
+        self._status[id(frame.obj)] = _BAD
+        if self._stack:
+            self._stack[-1].failed_child = True
+
+    def _report_leaf(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
+        if error is UNKNOWN:
+            error = self._probe(obj)
+            if error is None:  # a whole value that pickles after all
+                self._status[id(obj)] = _OK
+                return
+        self._record(obj, path, holder, error)
+        self._status[id(obj)] = _BAD
+        if self._stack:
+            self._stack[-1].failed_child = True
+
+    def _record(
+        self, obj: Any, path: Path, holder: Any, error: BaseException, too_deep: bool = False
+    ) -> None:
+        subject = obj
+        if path[1] is None and self._stack:  # the class or reconstructor of the parent
+            subject, holder = self._stack[-1].obj, self._stack[-1].holder
+        segments = render_path(path)
+        self._leaves.append(
+            Leaf(obj, subject, join_segments(segments), segments, holder, error, too_deep)
+        )
