@@ -38,9 +38,11 @@ def rule_doc(rule_id: str) -> str | None:
 
 
 def _first_paragraph(doc: str) -> str | None:
-    for block in doc.split("\n\n"):
+    """The prose that opens the doc's "What it flags" section (or, lacking one, the doc)."""
+    _, found, section = doc.partition("## What it flags")
+    for block in (section if found else doc).split("\n\n"):
         text = block.strip()
-        if text and not text.startswith(("#", "```", "|", "-", "*")):
+        if text and not text.startswith(("#", "```", "|", "-", "*", "Severity:")):
             return " ".join(text.split())
     return None
 
