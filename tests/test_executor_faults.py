@@ -1,0 +1,230 @@
+"""Process backend faults with real worker processes: each fails only its own task."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from executor_helpers import (
+    crash_until_marker,
+    dict_keys_result,
+    exit_with,
+    kill_self,
+    pid_of_worker,
+    raise_two_argument_error,
+    raise_value_error,
+    segfault,
+    sleep_for,
+    square,
+    wait_gone,
+)
+
+from pickle_audit.executor import (
+    Executor,
+    ExecutorShutdown,
+    PayloadError,
+    RemoteError,
+    TaskError,
+    TaskTimeout,
+    WorkerCrashed,
+)
+
+TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.timeout(60)
+
+
+def run_around(executor: Executor, fn, *args, label: str):
+    """Submit squares, the faulty task, more squares; return (faulty future, squares ok?)."""
+    before = [executor.submit(square, i) for i in range(6)]
+    faulty = executor.submit(fn, *args, label=label)
+    after = [executor.submit(square, i) for i in range(6, 12)]
+    assert [f.result() for f in before + after] == [i * i for i in range(12)]
+    return faulty
+
+
+def assert_usable_then_clean(executor: Executor, crashed_pids: list[int] = ()) -> None:
+    assert executor.submit(square, 9, label="after").result() == 81
+    assert wait_gone(list(crashed_pids)) == []
+    pids = executor.worker_pids()
+    assert len(pids) == 2
+    executor.shutdown()
+    assert wait_gone(pids) == []
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "exitcode", "cause"),
+    [
+        (exit_with, (1,), 1, "exited with code 1"),
+        (segfault, (), -signal.SIGSEGV, "killed by SIGSEGV"),
+        (kill_self, (signal.SIGKILL,), -signal.SIGKILL, "killed by SIGKILL"),
+    ],
+    ids=["os._exit", "sigsegv", "sigkill"],
+)
+def test_crashed_worker_fails_only_its_task(fn, args, exitcode, cause):
+    executor = Executor("process", 2)
+    pids_before = executor.worker_pids()
+    faulty = run_around(executor, fn, *args, label="frag-7")
+    error = faulty.exception()
+    assert isinstance(error, WorkerCrashed)
+    assert error.label == "frag-7"
+    assert error.exitcode == exitcode
+    assert f"task 'frag-7' {cause}" in str(error)
+    replaced = set(pids_before) - set(executor.worker_pids())
+    assert len(replaced) == 1
+    assert_usable_then_clean(executor, list(replaced))
+
+
+def test_retries_rerun_a_crashed_task(tmp_path):
+    with Executor("process", 2, retries=1) as executor:
+        future = executor.submit(crash_until_marker, str(tmp_path / "marker"), label="flaky")
+        assert future.result() == "second attempt"
+        assert (tmp_path / "marker").read_text() == "crashed once"
+
+
+def test_exception_that_cannot_unpickle_is_converted():
+    executor = Executor("process", 2)
+    faulty = run_around(executor, raise_two_argument_error, label="frag-3")
+    error = faulty.exception()
+    assert isinstance(error, TaskError)
+    assert error.label == "frag-3"
+    assert isinstance(error.original, RemoteError)
+    assert error.original.type_name == "executor_helpers.TwoArgumentError"
+    assert "code 7: bad fragment" in error.original.message
+    assert error.__cause__ is error.original
+    assert "in raise_two_argument_error" in error.remote_traceback
+    assert "TwoArgumentError: code 7: bad fragment" in error.remote_traceback
+    assert_usable_then_clean(executor)
+
+
+def test_picklable_exception_arrives_as_the_original():
+    with Executor("process", 2) as executor:
+        error = executor.submit(raise_value_error, "no basis", label="frag-1").exception()
+    assert isinstance(error, TaskError)
+    assert type(error.original) is ValueError
+    assert error.original.args == ("no basis",)
+    assert error.__cause__ is error.original
+    assert "task 'frag-1' raised ValueError: no basis" in str(error)
+    assert "raise ValueError(text)" in error.remote_traceback
+
+
+def test_unpicklable_result_names_the_leaf():
+    executor = Executor("process", 2)
+    faulty = run_around(executor, dict_keys_result, label="frag-5")
+    error = faulty.exception()
+    assert isinstance(error, TaskError)
+    assert error.label == "frag-5"
+    assert "the result of task 'frag-5' cannot be pickled" in str(error)
+    assert "result['energies']" in str(error)
+    assert "dict_keys" in str(error)
+    assert_usable_then_clean(executor)
+
+
+@pytest.mark.parametrize("audit", ["first", "all", "off"])
+def test_unpicklable_argument_raises_at_submit_with_the_path(audit):
+    with Executor("process", 2, audit=audit) as executor:
+        assert executor.submit(square, 3).result() == 9  # the shape is now audited
+        with pytest.raises(PayloadError) as raised:
+            executor.submit(square, {"fragments": {1: 2}.keys()}, label="frag-2")
+        assert executor.submit(square, 4).result() == 16
+    error = raised.value
+    assert error.label == "frag-2"
+    assert "task['args'][0]['fragments']" in error.report
+    assert "dict_keys" in error.report
+    assert "task 'frag-2' cannot be sent to a worker (pickle)" in str(error)
+
+
+def test_hung_task_times_out_and_its_worker_is_replaced():
+    executor = Executor("process", 2, timeout=1.0)
+    hung = executor.submit(sleep_for, 60, label="hung")
+    pid = executor.submit(pid_of_worker).result()  # the other worker
+    others = [executor.submit(square, i) for i in range(8)]
+    hung_pid = (set(executor.worker_pids()) - {pid}).pop()
+    started = time.monotonic()
+    error = hung.exception()
+    assert time.monotonic() - started < 5
+    assert isinstance(error, TaskTimeout)
+    assert error.label == "hung"
+    assert "exceeded its timeout of 1.0 s" in str(error)
+    assert [f.result() for f in others] == [i * i for i in range(8)]
+    assert_usable_then_clean(executor, [hung_pid])
+
+
+def test_cancel_drops_pending_work_and_stops_every_worker():
+    executor = Executor("process", 2)
+    running = [executor.submit(sleep_for, 30, label=f"long-{i}") for i in range(2)]
+    pending = [executor.submit(square, i) for i in range(20)]
+    pids = executor.worker_pids()
+    time.sleep(0.3)
+    started = time.monotonic()
+    executor.shutdown(cancel=True)
+    assert time.monotonic() - started < 5
+    assert all(f.cancelled() for f in pending)
+    for future in running:
+        assert isinstance(future.exception(), ExecutorShutdown)
+    assert wait_gone(pids) == []
+    with pytest.raises(ExecutorShutdown):
+        executor.submit(square, 1)
+
+
+def test_failing_initializer_fails_tasks_with_the_reason():
+    with Executor("process", 2, initializer=raise_value_error, initargs=("no xtb",)) as executor:
+        error = executor.submit(square, 2, label="first").exception()
+    assert isinstance(error, ExecutorShutdown)
+    assert "the worker initializer failed" in str(error)
+    assert "ValueError: no xtb" in str(error)
+
+
+DRIVER = """
+import sys
+import time
+sys.path.insert(0, {tests!r})
+from executor_helpers import sleep_for
+from pickle_audit.executor import Executor
+
+if __name__ == "__main__":
+    executor = Executor("process", 2)
+    futures = [executor.submit(sleep_for, 30, label=f"job-{{i}}") for i in range(10)]
+    print(" ".join(map(str, executor.worker_pids())), flush=True)
+    {ending}
+"""
+
+
+def start_driver(tmp_path: Path, ending: str) -> tuple[subprocess.Popen, list[int]]:
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(DRIVER.format(tests=str(TESTS), ending=ending)))
+    driver = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    worker_pids = [int(pid) for pid in driver.stdout.readline().split()]
+    assert len(worker_pids) == 2
+    time.sleep(0.3)  # both workers are inside sleep_for
+    descendants = [p.pid for p in psutil.Process(driver.pid).children(recursive=True)]
+    assert set(worker_pids) <= set(descendants)
+    return driver, descendants
+
+
+def test_sigint_to_the_driver_exits_promptly_and_leaves_no_child(tmp_path):
+    driver, descendants = start_driver(tmp_path, "[f.result() for f in futures]")
+    started = time.monotonic()
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=15)
+    assert time.monotonic() - started < 10
+    assert driver.returncode != 0
+    assert "KeyboardInterrupt" in stderr
+    assert wait_gone(descendants) == []
+
+
+def test_forgotten_executor_does_not_hang_interpreter_exit(tmp_path):
+    driver, descendants = start_driver(
+        tmp_path, "time.sleep(1.0); print('leaving without shutdown')"
+    )
+    stdout, _ = driver.communicate(timeout=15)
+    assert "leaving without shutdown" in stdout
+    assert driver.returncode == 0
+    assert wait_gone(descendants) == []
