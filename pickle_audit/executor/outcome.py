@@ -62,16 +62,22 @@ class Outcome:
             pass
 
 
-def run_task(fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None) -> Outcome:
-    """Call the task; an exception becomes a Failure that keeps its traceback text."""
+def run_task(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None, *, portable: bool = True
+) -> Outcome:
+    """Call the task; an exception becomes a Failure that keeps its traceback text.
+
+    `portable`: the outcome will cross a process boundary, so an exception that
+    cannot make the round trip is replaced by a RemoteError.
+    """
     try:
         return Outcome(value=fn(*args, **kwargs))
     except BaseException as exc:  # the task's own error, whatever it is, is the result
-        return Outcome(failure=failure_from_exception(exc, label))
+        return Outcome(failure=failure_from_exception(exc, label, portable=portable))
 
 
-def failure_from_exception(exc: BaseException, label: str | None) -> Failure:
-    """Keep the original exception when it survives pickling, else a RemoteError."""
+def failure_from_exception(exc: BaseException, label: str | None, *, portable: bool) -> Failure:
+    """Keep the original exception (when portable: if it survives pickling, else a RemoteError)."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
     message = _safe_str(exc)
@@ -79,7 +85,7 @@ def failure_from_exception(exc: BaseException, label: str | None) -> Failure:
         kind="raised",
         message=f"task {label!r} raised {type(exc).__name__}: {message}",
         remote_traceback=text,
-        original=_portable_exception(exc, type_name, message),
+        original=_portable_exception(exc, type_name, message) if portable else exc,
     )
 
 

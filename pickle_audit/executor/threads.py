@@ -33,7 +33,7 @@ class SerialBackend:
             raise ExecutorShutdown("cannot submit after shutdown", label)
         future: Future = Future()
         future.set_running_or_notify_cancel()
-        run_task(fn, args, kwargs, label).settle(future, label)
+        run_task(fn, args, kwargs, label, portable=False).settle(future, label)
         return future
 
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -96,7 +96,7 @@ class ThreadBackend:
             timer = threading.Timer(self._timeout, overdue.settle, (future, label))
             timer.daemon = True
             timer.start()
-        outcome = run_task(fn, args, kwargs, label)
+        outcome = run_task(fn, args, kwargs, label, portable=False)
         if timer is not None:
             timer.cancel()
         outcome.settle(future, label)
