@@ -1,0 +1,153 @@
+"""Which recorded calls really hand values to another process, and with which serializer.
+
+A call is a boundary only when its receiver is *known* to be a process pool,
+process, queue, Dask client or joblib/loky executor: thread pools never are,
+and an unresolvable receiver is not one (no guessing, no false alarms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pickle_audit.lint.extract import evidence
+from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts
+from pickle_audit.lint.index import ProjectIndex
+
+PICKLE = "pickle"
+CLOUDPICKLE = "cloudpickle"
+DILL = "dill"
+
+_EXECUTOR = frozenset({"submit", "map", "call"})
+_POOL = frozenset(
+    {
+        "apply",
+        "apply_async",
+        "map",
+        "map_async",
+        "imap",
+        "imap_unordered",
+        "starmap",
+        "starmap_async",
+        "call",
+    }
+)
+_PATHOS = frozenset({"map", "imap", "uimap", "amap", "pipe", "apipe", "call"})
+_PROCESS = frozenset({"call"})
+_QUEUE = frozenset({"put", "put_nowait"})
+_DASK = frozenset({"submit", "map", "scatter"})
+_DELAYED = frozenset({"delayed"})
+_ITERATING = frozenset(
+    {"map", "map_async", "imap", "imap_unordered", "starmap", "starmap_async", "uimap", "amap"}
+)
+
+
+def _variants(prefixes: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{p}.{n}()" for p in prefixes for n in names)
+
+
+_MP = ("multiprocessing", "multiprocessing.get_context()", "multiprocessing.context")
+_MPD = ("multiprocess", "multiprocess.get_context()", "multiprocess.context")
+
+# Receiver evidence (resolved) -> (kind, serializer, methods that cross).
+_RECEIVERS: dict[str, tuple[str, str, frozenset[str]]] = {}
+for _name in (
+    "concurrent.futures.ProcessPoolExecutor()",
+    "concurrent.futures.process.ProcessPoolExecutor()",
+):
+    _RECEIVERS[_name] = ("process pool", PICKLE, _EXECUTOR)
+# Executors and pools also pickle their initializer and initargs at construction.
+for _name in _variants((*_MP, "multiprocessing.pool"), ("Pool",)):
+    _RECEIVERS[_name] = ("process pool", PICKLE, _POOL)
+for _name in _variants(_MP, ("Process",)):
+    _RECEIVERS[_name] = ("process", PICKLE, _PROCESS)
+for _name in _variants((*_MP, "multiprocessing.queues"), ("Queue", "SimpleQueue", "JoinableQueue")):
+    _RECEIVERS[_name] = ("process queue", PICKLE, _QUEUE)
+for _name in _variants((*_MPD, "multiprocess.pool"), ("Pool",)):
+    _RECEIVERS[_name] = ("process pool", DILL, _POOL)
+for _name in _variants(_MPD, ("Process",)):
+    _RECEIVERS[_name] = ("process", DILL, _PROCESS)
+for _name in _variants(_MPD, ("Queue", "SimpleQueue", "JoinableQueue")):
+    _RECEIVERS[_name] = ("process queue", DILL, _QUEUE)
+for _name in _variants(
+    ("pathos.multiprocessing", "pathos.pools", "pathos.pools._ProcessPool"),
+    ("ProcessingPool", "ProcessPool", "Pool"),
+):
+    _RECEIVERS[_name] = ("process pool", DILL, _PATHOS | _POOL)
+for _name in _variants(
+    ("distributed", "dask.distributed", "distributed.client"), ("Client", "get_client")
+):
+    _RECEIVERS[_name] = ("Dask client", CLOUDPICKLE, _DASK)
+for _name in _variants(
+    ("loky", "joblib.externals.loky", "loky.reusable_executor", "loky.process_executor"),
+    ("get_reusable_executor", "ProcessPoolExecutor"),
+):
+    _RECEIVERS[_name] = ("loky executor", CLOUDPICKLE, _EXECUTOR)
+for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
+    _RECEIVERS[_name] = ("joblib/dask delayed", CLOUDPICKLE, _DELAYED)
+del _name
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A call that pickles its arguments for another process."""
+
+    call: BoundaryCallFact
+    module: ModuleFacts
+    kind: str  # "process pool", "process", "process queue", "Dask client", ...
+    serializer: str
+
+    @property
+    def iterates_arguments(self) -> bool:
+        """map-like calls send the *items* of their arguments, not the iterables."""
+        return self.call.method in _ITERATING
+
+
+def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFact) -> str:
+    """Fully qualified evidence string for what the call's receiver is."""
+    receiver = call.receiver
+    head, dot, rest = receiver.partition(".")
+    if head == "self" and dot and call.class_qualname:
+        owner = index.class_in(facts, call.class_qualname)
+        attr, _, tail = rest.partition(".")
+        if owner is None:
+            return ""
+        for ref in index.mro(owner):
+            for fact in ref.fact.attributes:
+                if fact.name != attr:
+                    continue
+                text = evidence(fact.value) if fact.value is not None else ""
+                if not text and fact.annotation:
+                    text = f"{fact.annotation[0]}()"
+                if text:
+                    resolved = index.resolve(ref.module, text)
+                    return resolved + ("." + tail if tail else "")
+        return ""
+    if not dot and not receiver.endswith(")"):
+        variable = index.variable(facts, receiver)
+        if variable is not None and evidence(variable):
+            return index.resolve(facts, evidence(variable))
+    return index.resolve(facts, receiver)
+
+
+def classify_boundary(
+    index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFact
+) -> Boundary | None:
+    """The boundary this call is, or None when it is not (provably) a process boundary."""
+    resolved = receiver_type(index, facts, call)
+    known = _RECEIVERS.get(resolved)
+    if known is None:
+        return None
+    kind, serializer, methods = known
+    if call.method not in methods:
+        return None
+    return Boundary(call=call, module=facts, kind=kind, serializer=serializer)
+
+
+def find_boundaries(index: ProjectIndex) -> list[Boundary]:
+    found = []
+    for facts in index.modules.values():
+        for call in facts.boundary_calls:
+            boundary = classify_boundary(index, facts, call)
+            if boundary is not None:
+                found.append(boundary)
+    return found

@@ -1,0 +1,197 @@
+"""The lint pipeline: discover files, extract facts (cached, in parallel), judge.
+
+Every Python file below the root is indexed, so a boundary in one file still
+explains a finding in another; only `report_files` get findings. Selection,
+ignores and inline suppressions are applied by `run.py`, not here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tokenize
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from fnmatch import fnmatch
+from pathlib import Path
+
+from pickle_audit.config import Config
+from pickle_audit.findings import Finding
+from pickle_audit.lint.boundaries import find_boundaries
+from pickle_audit.lint.cache import FactsCache, content_digest
+from pickle_audit.lint.facts import ModuleFacts, ParseErrorFact, extract_facts
+from pickle_audit.lint.index import ProjectIndex, module_name_for
+from pickle_audit.lint.reach import Reachability
+from pickle_audit.lint.rules import Location, RuleRunner, make_finding
+
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".bzr",
+        ".direnv",
+        ".eggs",
+        ".git",
+        ".hg",
+        ".mypy_cache",
+        ".nox",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".svn",
+        ".tox",
+        ".venv",
+        "__pycache__",
+        "__pypackages__",
+        "_build",
+        "buck-out",
+        "build",
+        "dist",
+        "node_modules",
+        "venv",
+        ".pickle-audit-cache",
+    }
+)
+_PARALLEL_THRESHOLD = 16  # below this many files, worker start-up costs more than it saves
+
+
+def _excluded(relative: str, patterns: Sequence[str]) -> bool:
+    parts = relative.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch(relative, pattern) or fnmatch(relative, f"{pattern}/*"):
+            return True
+        if "/" not in pattern and any(fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def discover(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """Every .py/.pyi-free Python source below `root`, sorted, minus exclusions."""
+    found: list[Path] = []
+    for folder, directories, files in os.walk(root):
+        relative_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if relative_folder == "." else relative_folder + "/"
+        directories[:] = sorted(
+            d
+            for d in directories
+            if d not in SKIPPED_DIRECTORIES
+            and not d.endswith(".egg-info")
+            and not _excluded(prefix + d, exclude)
+        )
+        for name in files:
+            if name.endswith(".py") and not _excluded(prefix + name, exclude):
+                found.append(Path(folder) / name)
+    return sorted(found)
+
+
+def decode_source(data: bytes) -> str:
+    """Text of a Python file, honouring its coding cookie and BOM."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    if encoding == "utf-8":
+        encoding = "utf-8-sig"
+    return data.decode(encoding, errors="replace")
+
+
+def facts_for(path: str, module: str, data: bytes) -> ModuleFacts:
+    """Facts of one file; any failure becomes a parse error, never a crashed run."""
+    try:
+        return extract_facts(decode_source(data), path, module)
+    except Exception as error:  # a bug here must not lose the other files' findings
+        return ModuleFacts(
+            path=path,
+            module=module,
+            is_package=path.endswith("__init__.py"),
+            parse_error=ParseErrorFact(1, 1, f"internal error while reading the file: {error!r}"),
+        )
+
+
+def _extract_from_disk(job: tuple[str, str]) -> tuple[str, ModuleFacts]:
+    path, module = job
+    data = Path(path).read_bytes()
+    return content_digest(data), facts_for(path, module, data)
+
+
+def load_facts(files: Sequence[Path], cache: FactsCache, jobs: int | None) -> list[ModuleFacts]:
+    """Facts for every file, from the cache where the content is unchanged."""
+    results: dict[str, ModuleFacts] = {}
+    missing: list[tuple[str, str]] = []
+    for path in files:
+        key = str(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            results[key] = ModuleFacts(
+                path=key,
+                module=path.stem,
+                is_package=False,
+                parse_error=ParseErrorFact(1, 1, f"cannot read the file: {error.strerror}"),
+            )
+            continue
+        cached = cache.get(key, content_digest(data))
+        if cached is not None:
+            results[key] = cached
+        else:
+            missing.append((key, module_name_for(path)))
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(missing) >= _PARALLEL_THRESHOLD:
+        chunk = max(1, len(missing) // (workers * 8))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            extracted = list(pool.map(_extract_from_disk, missing, chunksize=chunk))
+    else:
+        extracted = [_extract_from_disk(job) for job in missing]
+    for (path, _), (digest, facts) in zip(missing, extracted, strict=True):
+        results[path] = facts
+        cache.put(path, digest, facts)
+    cache.save(set(results))
+    return [results[str(path)] for path in files]
+
+
+def _relpath_from(cwd: str):
+    def relpath(path: str) -> str:
+        try:
+            return os.path.relpath(path, cwd).replace(os.sep, "/")
+        except ValueError:
+            return path.replace(os.sep, "/")
+
+    return relpath
+
+
+def collect_findings(
+    root: Path,
+    report_files: Sequence[Path],
+    config: Config,
+    *,
+    cache_dir: Path | None,
+    jobs: int | None,
+) -> tuple[list[Finding], int]:
+    """Raw findings for `report_files` (absolute paths), and how many files were checked."""
+    root = root.resolve()
+    files = discover(root, config.exclude)
+    report = {str(Path(p).resolve()) for p in report_files}
+    known = {str(p) for p in files}
+    files.extend(sorted(Path(p) for p in report if p not in known and p.endswith(".py")))
+    all_facts = load_facts(files, FactsCache(cache_dir), jobs)
+    findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
+    findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)
+    return findings, len(report)
+
+
+def _judge(
+    all_facts: list[ModuleFacts], report: set[str], config: Config, relpath
+) -> Iterator[Finding]:
+    for facts in all_facts:
+        error = facts.parse_error
+        if error is not None and facts.path in report:
+            where = Location(relpath(facts.path), error.line, error.column, "", "")
+            yield make_finding("PA000", where, f"cannot parse the file: {error.message}")
+    index = ProjectIndex(all_facts)
+    boundaries = find_boundaries(index)
+    reach = Reachability(index, boundaries, config, relpath)
+    runner = RuleRunner(index, boundaries, reach, relpath)
+    for ref in index.all_classes():
+        if ref.module.path in report:
+            yield from runner.class_findings(ref)
+    for boundary in boundaries:
+        if boundary.module.path in report:
+            yield from runner.boundary_findings(boundary)

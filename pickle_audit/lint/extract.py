@@ -1,0 +1,1020 @@
+"""One focused libcst pass over a module, producing `facts.ModuleFacts`.
+
+The walk is hand-written rather than a `CSTVisitor`: libcst's generic visitor
+re-builds the tree and costs about as much as the parse. Statements are
+dispatched by type; expressions are only scanned for calls and `yield`.
+Names stay as written; only a few helpers (`partial`, `dataclass`,
+`cached_property`) are recognised here through the imports seen so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from pickle_audit.lint.facts import (
+    OTHER,
+    AttributeFact,
+    BoundaryCallFact,
+    ClassFact,
+    FunctionFact,
+    GetattrFact,
+    ImportFact,
+    InitFact,
+    ModuleFacts,
+    ParamFact,
+    ParseErrorFact,
+    SuperInitCall,
+    ValueFact,
+)
+from pickle_audit.lint.positions import SourcePositions
+
+DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
+# Methods that may hand their arguments to another process, by receiver kind.
+CALLABLE_FIRST_METHODS = frozenset(
+    {
+        "submit",
+        "map",
+        "map_async",
+        "imap",
+        "imap_unordered",
+        "starmap",
+        "starmap_async",
+        "apply",
+        "apply_async",
+        "uimap",
+        "amap",
+        "pipe",
+        "apipe",
+    }
+)
+VALUE_METHODS = frozenset({"put", "put_nowait", "send", "scatter"})
+CALL_KEYWORDS = frozenset({"target", "initializer"})
+PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
+CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
+FIELD_CALLS = frozenset(
+    {"dataclasses.field", "field", "attr.ib", "attr.attrib", "attrs.field", "attr.field"}
+)
+DATACLASS_DECORATORS = frozenset(
+    {
+        "dataclasses.dataclass",
+        "dataclass",
+        "attr.s",
+        "attr.attrs",
+        "attr.define",
+        "attr.frozen",
+        "attr.mutable",
+        "attrs.define",
+        "attrs.frozen",
+        "attrs.mutable",
+        "pydantic.dataclasses.dataclass",
+    }
+)
+FIELD_BASES = frozenset({"pydantic.BaseModel", "typing.NamedTuple", "msgspec.Struct"})
+BOUNDARY_MARKER = "pickle-audit: boundary"
+_LEAVES = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
+_SKIP_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "whitespace_before",
+        "whitespace_after",
+        "operator",
+        "comma",
+        "equal",
+        "colon",
+        "star",
+        "semicolon",
+        "leading_lines",
+        "header",
+        "footer",
+        "lines_after_decorators",
+        "whitespace_after_arg",
+        "whitespace_after_star",
+        "whitespace_after_param",
+        "whitespace_before_args",
+        "whitespace_after_func",
+        "whitespace_before_colon",
+        "whitespace_after_colon",
+        "whitespace_after_dot",
+        "whitespace_before_dot",
+        "dot",
+        "first_line",
+        "empty_lines",
+        "indent",
+        "newline",
+        "trailing_whitespace",
+        "whitespace_before_indicator",
+        "whitespace_after_indicator",
+        "whitespace_after_await",
+        "whitespace_after_in",
+        "whitespace_before_in",
+        "whitespace_after_for",
+        "whitespace_before_for",
+        "whitespace_after_if",
+        "whitespace_before_if",
+        "whitespace_after_lambda",
+        "whitespace_after_from",
+        "whitespace_after_yield",
+        "whitespace_before_else",
+        "whitespace_after_else",
+        "whitespace_before_walrus",
+        "whitespace_after_walrus",
+        "whitespace_after_not",
+        "whitespace_before_not",
+        "whitespace_after_is",
+        "whitespace_before_is",
+        "whitespace_after_async",
+        "left_bracket",
+        "right_bracket",
+        "lbrace",
+        "rbrace",
+        "lbracket",
+        "rbracket",
+        "value_ws",
+    }
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    names = _CHILD_FIELDS.get(node_type)
+    if names is None:
+        if issubclass(node_type, _LEAVES):
+            names = ()
+        else:
+            names = tuple(
+                f.name
+                for f in dataclasses.fields(node_type)
+                if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
+            )
+        _CHILD_FIELDS[node_type] = names
+    return names
+
+
+def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Children that can hold expressions, skipping whitespace and tokens."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, tuple | list):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """`a.b.c` for Name/Attribute chains, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def evidence(value: ValueFact) -> str:
+    """The evidence string of a value: `Foo()` for an instance of Foo, else its name."""
+    if value.kind == "call":
+        return f"{value.name}()"
+    if value.kind == "annotation" and value.name:
+        return f"{value.name}()"
+    if value.kind == "name":
+        return value.name
+    return ""
+
+
+def annotation_refs(node: cst.BaseExpression | None) -> tuple[str, ...]:
+    """Class names mentioned in an annotation: containers and unions are looked through."""
+    if node is None:
+        return ()
+    found: list[str] = []
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        name = dotted_name(current) if isinstance(current, cst.Name | cst.Attribute) else None
+        if name is not None:
+            found.append(name)
+        elif isinstance(current, cst.SimpleString):
+            text = current.evaluated_value
+            if isinstance(text, str):
+                with contextlib.suppress(cst.ParserSyntaxError, RecursionError):
+                    stack.append(cst.parse_expression(text))
+        else:
+            stack.extend(iter_children(current))
+    # dict.fromkeys keeps order and drops duplicates
+    return tuple(dict.fromkeys(reversed(found)))
+
+
+@dataclass
+class _Scope:
+    """A function or module body being walked."""
+
+    qualname: str
+    class_qualname: str  # enclosing class, "" if none
+    self_name: str = ""
+    function_name: str = ""
+    locals: dict[str, ValueFact] = field(default_factory=dict)
+    nested_functions: set[str] = field(default_factory=set)
+    local_classes: set[str] = field(default_factory=set)
+    is_generator: bool = False
+    super_calls: list[SuperInitCall] = field(default_factory=list)
+    sets_args: bool = False
+
+
+@dataclass
+class _ClassBuilder:
+    node: cst.ClassDef
+    qualname: str
+    field_like: bool
+    attributes: list[AttributeFact] = field(default_factory=list)
+    methods: list[FunctionFact] = field(default_factory=list)
+    cached: list[AttributeFact] = field(default_factory=list)
+    init: InitFact | None = None
+    getattr: GetattrFact | None = None
+    defines_reduce: bool = False
+
+
+class _Extractor:
+    def __init__(self, module: cst.Module, path: str, module_name: str, is_package: bool):
+        self.module = module
+        self.path = path
+        self.module_name = module_name
+        self.is_package = is_package
+        self.positions = SourcePositions(module)
+        self.imports: list[ImportFact] = []
+        self.import_map: dict[str, str] = {}
+        self.functions: list[FunctionFact] = []
+        self.classes: list[ClassFact] = []
+        self.variables: dict[str, ValueFact] = {}
+        self.calls: list[BoundaryCallFact] = []
+        self.main_guard_names: list[str] = []
+        self.under_main_guard = False
+
+    # ---- names -----------------------------------------------------------------
+
+    def resolve_now(self, name: str) -> str:
+        """Resolve a dotted name through the imports seen so far (for helpers only)."""
+        head, dot, rest = name.partition(".")
+        target = self.import_map.get(head)
+        if target is None:
+            return name
+        return target + dot + rest
+
+    def _is(self, name: str | None, wanted: frozenset[str]) -> bool:
+        return name is not None and (name in wanted or self.resolve_now(name) in wanted)
+
+    # ---- module ----------------------------------------------------------------
+
+    def run(self) -> ModuleFacts:
+        scope = _Scope(qualname="", class_qualname="")
+        scope.locals = self.variables
+        self.block(self.module.body, scope, None)
+        return ModuleFacts(
+            path=self.path,
+            module=self.module_name,
+            is_package=self.is_package,
+            imports=tuple(self.imports),
+            functions=tuple(self.functions),
+            classes=tuple(self.classes),
+            variables=tuple(self.variables.items()),
+            boundary_calls=tuple(self.calls),
+            main_guard_names=tuple(self.main_guard_names),
+        )
+
+    def block(
+        self,
+        statements: object,
+        scope: _Scope,
+        cls: _ClassBuilder | None,
+    ) -> None:
+        for statement in statements:  # type: ignore[attr-defined]
+            self.statement(statement, scope, cls)
+
+    def body_of(self, node: cst.CSTNode) -> object:
+        body = node.body  # type: ignore[attr-defined]
+        return body.body
+
+    def statement(self, node: cst.CSTNode, scope: _Scope, cls: _ClassBuilder | None) -> None:
+        kind = type(node)
+        if kind is cst.SimpleStatementLine:
+            for small in node.body:
+                self.small_statement(small, scope, cls)
+        elif kind is cst.FunctionDef:
+            self.function(node, scope, cls)
+        elif kind is cst.ClassDef:
+            self.class_def(node, scope, cls)
+        elif kind is cst.If:
+            self.if_statement(node, scope, cls)
+        elif kind is cst.With:
+            for item in node.items:
+                self.scan(item.item, scope)
+                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                    scope.locals[item.asname.name.value] = self.classify(item.item, scope)
+            self.block(self.body_of(node), scope, cls)
+        elif kind is cst.SimpleStatementSuite:
+            for small in node.body:
+                self.small_statement(small, scope, cls)
+        else:
+            for child in iter_children(node):
+                if isinstance(child, cst.BaseExpression):
+                    self.scan(child, scope)
+                else:
+                    self.statement(child, scope, cls)
+
+    def if_statement(self, node: cst.If, scope: _Scope, cls: _ClassBuilder | None) -> None:
+        is_main = scope.qualname == "" and cls is None and _is_main_test(node.test)
+        self.scan(node.test, scope)
+        if is_main:
+            self.under_main_guard = True
+            self.block(self.body_of(node), scope, cls)
+            self.under_main_guard = False
+        else:
+            self.block(self.body_of(node), scope, cls)
+        if node.orelse is not None:
+            self.statement(node.orelse, scope, cls)
+
+    def small_statement(self, node: cst.CSTNode, scope: _Scope, cls: _ClassBuilder | None) -> None:
+        kind = type(node)
+        if kind is cst.Assign:
+            self.scan(node.value, scope)
+            value = None
+            for target in node.targets:
+                value = value or self.classify(node.value, scope)
+                self.assign(target.target, value, None, node, scope, cls)
+        elif kind is cst.AnnAssign:
+            if node.value is not None:
+                self.scan(node.value, scope)
+            self.annotated_assign(node, scope, cls)
+        elif kind is cst.AugAssign:
+            self.scan(node.value, scope)
+        elif kind is cst.Import:
+            self.import_statement(node)
+        elif kind is cst.ImportFrom:
+            self.import_from(node)
+        else:
+            for child in iter_children(node):
+                self.scan(child, scope)
+
+    # ---- imports ---------------------------------------------------------------
+
+    def _add_import(self, local: str, target: str, is_module: bool, node: cst.CSTNode) -> None:
+        self.imports.append(ImportFact(local, target, is_module, 0))
+        self.import_map.setdefault(local, target)
+
+    def import_statement(self, node: cst.Import) -> None:
+        for alias in node.names:
+            target = dotted_name(alias.name) or ""
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._add_import(alias.asname.name.value, target, True, node)
+            else:
+                head = target.split(".")[0]
+                self._add_import(head, head, True, node)
+
+    def import_from(self, node: cst.ImportFrom) -> None:
+        base = dotted_name(node.module) if node.module is not None else ""
+        if node.relative:
+            package = self.module_name if self.is_package else self.module_name.rpartition(".")[0]
+            for _ in range(len(node.relative) - 1):
+                package = package.rpartition(".")[0]
+            base = f"{package}.{base}" if base and package else (base or package)
+        base = base or ""
+        if isinstance(node.names, cst.ImportStar):
+            self._add_import("*", base, False, node)
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name) or ""
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self._add_import(local, f"{base}.{name}" if base else name, False, node)
+
+    # ---- assignments -----------------------------------------------------------
+
+    def assign(
+        self,
+        target: cst.BaseExpression,
+        value: ValueFact,
+        annotation: tuple[str, ...] | None,
+        node: cst.CSTNode,
+        scope: _Scope,
+        cls: _ClassBuilder | None,
+    ) -> None:
+        if isinstance(target, cst.Name):
+            if cls is not None and scope.qualname == cls.qualname:
+                self.add_attribute(cls, target.value, value, annotation or (), node, False, "")
+            else:
+                scope.locals[target.value] = value
+            return
+        if (
+            isinstance(target, cst.Attribute)
+            and scope.self_name
+            and isinstance(target.value, cst.Name)
+            and target.value.value == scope.self_name
+        ):
+            if target.attr.value == "args" and scope.function_name == "__init__":
+                scope.sets_args = True
+            owner = self._class_of(scope)
+            if owner is not None:
+                self.add_attribute(
+                    owner, target.attr.value, value, annotation or (), node, True, scope.qualname
+                )
+        elif isinstance(target, cst.Tuple | cst.List):
+            for element in target.elements:
+                if isinstance(element.value, cst.Name):
+                    scope.locals.pop(element.value.value, None)
+
+    def annotated_assign(
+        self, node: cst.AnnAssign, scope: _Scope, cls: _ClassBuilder | None
+    ) -> None:
+        annotation = node.annotation.annotation
+        refs = annotation_refs(annotation)
+        target = node.target
+        in_class_body = cls is not None and scope.qualname == cls.qualname
+        if in_class_body and isinstance(target, cst.Name):
+            head = dotted_name(annotation.value) if isinstance(annotation, cst.Subscript) else None
+            is_classvar = head is not None and head.rpartition(".")[2] == "ClassVar"
+            on_instance = not is_classvar and (cls.field_like or node.value is None)
+            value = None
+            if node.value is not None and cls.field_like:
+                value = self.field_default(node.value, scope)
+            elif node.value is not None:
+                value = self.classify(node.value, scope)
+            self.add_attribute(cls, target.value, value, refs, node, on_instance, "")
+            return
+        if node.value is None:
+            value = ValueFact("annotation", name=_annotation_name(annotation), refs=refs)
+        else:
+            value = self.classify(node.value, scope)
+        self.assign(target, value, refs, node, scope, cls)
+
+    def field_default(self, node: cst.BaseExpression, scope: _Scope) -> ValueFact:
+        """A dataclass field's default: `field(default=...)` counts, a factory does not."""
+        if isinstance(node, cst.Call) and self._is(dotted_name(node.func), FIELD_CALLS):
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value == "default":
+                    return self.classify(arg.value, scope)
+            return OTHER
+        return self.classify(node, scope)
+
+    def add_attribute(
+        self,
+        cls: _ClassBuilder,
+        name: str,
+        value: ValueFact | None,
+        annotation: tuple[str, ...],
+        node: cst.CSTNode,
+        on_instance: bool,
+        method: str,
+    ) -> None:
+        line, column = self.positions.start(node)
+        cls.attributes.append(
+            AttributeFact(
+                name=name,
+                line=line,
+                column=column,
+                snippet=self.positions.text(node),
+                value=value,
+                annotation=annotation,
+                on_instance=on_instance,
+                method=method,
+            )
+        )
+
+    def _class_of(self, scope: _Scope) -> _ClassBuilder | None:
+        return self._class_stack[-1] if self._class_stack else None
+
+    _class_stack: list[_ClassBuilder]
+
+    # ---- values ----------------------------------------------------------------
+
+    def classify(self, node: cst.BaseExpression, scope: _Scope) -> ValueFact:
+        kind = type(node)
+        if kind is cst.Lambda:
+            return ValueFact("lambda")
+        if kind is cst.GeneratorExp:
+            return ValueFact("genexp")
+        if kind is cst.Call:
+            return self.classify_call(node, scope)
+        if kind is cst.Name:
+            name = node.value
+            if name in scope.nested_functions:
+                return ValueFact("nested_function", name=name)
+            if name in scope.local_classes:
+                return ValueFact("local_class", name=name)
+            local = scope.locals.get(name)
+            if local is not None:
+                return local
+            if name in ("None", "True", "False"):
+                return OTHER
+            return ValueFact("name", name=name)
+        if kind is cst.Attribute:
+            name = self.substitute(dotted_name(node), scope)
+            return ValueFact("name", name=name) if name else OTHER
+        if kind in (cst.List, cst.Tuple, cst.Set):
+            items = tuple(
+                self.classify(e.value, scope) for e in node.elements if isinstance(e, cst.Element)
+            )
+            return ValueFact("container", items=items)
+        if kind is cst.Dict:
+            items = tuple(
+                self.classify(e.value, scope)
+                for e in node.elements
+                if isinstance(e, cst.DictElement)
+            )
+            return ValueFact("container", items=items)
+        if kind is cst.IfExp:
+            return ValueFact(
+                "container",
+                items=(self.classify(node.body, scope), self.classify(node.orelse, scope)),
+            )
+        return OTHER
+
+    def substitute(self, name: str | None, scope: _Scope) -> str:
+        """Replace a local variable head by its evidence: `ctx.Pool` -> `get_context().Pool`."""
+        if not name:
+            return ""
+        head, dot, rest = name.partition(".")
+        if head == scope.self_name and scope.self_name:
+            return name
+        local = scope.locals.get(head)
+        if local is not None and dot:
+            base = evidence(local)
+            if base:
+                return base + dot + rest
+        return name
+
+    def classify_call(self, node: cst.Call, scope: _Scope) -> ValueFact:
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in DICT_VIEW_METHODS
+            and not node.args
+        ):
+            return ValueFact("dict_view", name=func.attr.value)
+        name = dotted_name(func)
+        if name is None:
+            return OTHER
+        if name in scope.local_classes:
+            return ValueFact("local_class_instance", name=name)
+        if self._is(name, PARTIAL_NAMES) and node.args:
+            inner = self.classify(node.args[0].value, scope)
+            if inner.kind in ("lambda", "nested_function", "local_class", "partial_closure"):
+                return ValueFact("partial_closure", name=inner.name or inner.kind)
+            return ValueFact("partial", name=inner.name, items=(inner,))
+        name = self.substitute(name, scope)
+        return ValueFact("call", name=name, refs=(name,))
+
+    # ---- expressions -----------------------------------------------------------
+
+    def scan(self, node: cst.CSTNode, scope: _Scope) -> None:
+        """Find boundary calls, super().__init__ calls and yields in an expression."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            kind = type(current)
+            if kind is cst.Name:
+                continue
+            if kind is cst.Call:
+                self.call(current, scope)
+            elif kind is cst.Yield:
+                scope.is_generator = True
+            elif kind is cst.Lambda:
+                continue
+            stack.extend(iter_children(current))
+
+    def call(self, node: cst.Call, scope: _Scope) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "__init__" and scope.function_name == "__init__":
+                self.super_init(node, scope)
+                return
+            if method in CALLABLE_FIRST_METHODS or method in VALUE_METHODS:
+                receiver = self.receiver(func.value, scope)
+                if receiver:
+                    self.boundary(node, scope, method, receiver, method in CALLABLE_FIRST_METHODS)
+                return
+        elif isinstance(func, cst.Call):
+            inner_name = dotted_name(func.func)
+            if inner_name and inner_name.rpartition(".")[2] == "delayed" and func.args:
+                self.boundary(node, scope, "delayed", self.resolve_now(inner_name), False, func)
+                return
+        name = dotted_name(func)
+        if name and any(
+            a.keyword is not None and a.keyword.value in CALL_KEYWORDS for a in node.args
+        ):
+            self.boundary(node, scope, "call", self.substitute(name, scope) + "()", False)
+
+    def receiver(self, node: cst.BaseExpression, scope: _Scope) -> str:
+        if isinstance(node, cst.Call):
+            value = self.classify(node, scope)
+            return evidence(value)
+        name = dotted_name(node)
+        if name is None:
+            return ""
+        _head, dot, _rest = name.partition(".")
+        if not dot:
+            local = scope.locals.get(name)
+            if local is not None:
+                return evidence(local) or name
+            return name
+        return self.substitute(name, scope)
+
+    def boundary(
+        self,
+        node: cst.Call,
+        scope: _Scope,
+        method: str,
+        receiver: str,
+        callable_first: bool,
+        delayed: cst.Call | None = None,
+    ) -> None:
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        keywords = [a for a in node.args if a.keyword is not None]
+        target: cst.BaseExpression | None = None
+        if delayed is not None:
+            target = delayed.args[0].value
+        elif callable_first and positional:
+            target = positional.pop(0).value
+        elif method == "call":
+            for arg in keywords:
+                if arg.keyword.value in CALL_KEYWORDS:
+                    target = arg.value
+                    break
+        callable_fact = self.classify(target, scope) if target is not None else None
+        if callable_fact is not None and callable_fact.kind == "name":
+            callable_fact = ValueFact(
+                "name", name=self.substitute(_dotted_or(target), scope), refs=callable_fact.refs
+            )
+        args = tuple(self.classify(a.value, scope) for a in positional)
+        kw = tuple(
+            (a.keyword.value, self.classify(a.value, scope))
+            for a in keywords
+            if a.keyword.value not in CALL_KEYWORDS
+        )
+        line, column = self.positions.start(node)
+        func_text = _dotted_or(node.func) if delayed is None else _dotted_or(delayed.func)
+        shown = _short(target) if target is not None else ""
+        extra = ", ..." if (positional or keywords) and shown else ("..." if positional else "")
+        text = f"{func_text}({shown}{extra})"
+        if delayed is not None:
+            text = f"{func_text}({shown})(...)"
+        self.calls.append(
+            BoundaryCallFact(
+                line=line,
+                column=column,
+                snippet=" ".join(_statement_text(self, node).split()),
+                text=text,
+                scope=scope.qualname,
+                class_qualname=scope.class_qualname,
+                method=method,
+                receiver=receiver,
+                callable=callable_fact,
+                args=args,
+                keywords=kw,
+            )
+        )
+
+    def super_init(self, node: cst.Call, scope: _Scope) -> None:
+        func = node.func
+        args = list(node.args)
+        receiver = func.value  # type: ignore[attr-defined]
+        if isinstance(receiver, cst.Call) and dotted_name(receiver.func) == "super":
+            pass
+        elif isinstance(receiver, cst.Name | cst.Attribute) and args:
+            first = args[0].value
+            if not (isinstance(first, cst.Name) and first.value == scope.self_name):
+                return
+            args = args[1:]
+        else:
+            return
+        positional = sum(1 for a in args if a.keyword is None and not a.star)
+        starred = any(a.star == "*" for a in args)
+        keywords = tuple(a.keyword.value for a in args if a.keyword is not None)
+        line, _ = self.positions.start(node)
+        scope.super_calls.append(SuperInitCall(positional, starred, keywords, line))
+
+    # ---- definitions -----------------------------------------------------------
+
+    def params(self, node: cst.Parameters) -> tuple[ParamFact, ...]:
+        out: list[ParamFact] = []
+
+        def add(param: cst.Param, kind: str) -> None:
+            annotation = param.annotation.annotation if param.annotation else None
+            out.append(
+                ParamFact(
+                    name=param.name.value,
+                    annotation=annotation_refs(annotation),
+                    has_default=param.default is not None,
+                    kind=kind,
+                )
+            )
+
+        for param in (*node.posonly_params, *node.params):
+            add(param, "positional")
+        if isinstance(node.star_arg, cst.Param):
+            add(node.star_arg, "varargs")
+        for param in node.kwonly_params:
+            add(param, "kwonly")
+        if isinstance(node.star_kwarg, cst.Param):
+            add(node.star_kwarg, "varkw")
+        return tuple(out)
+
+    def function(self, node: cst.FunctionDef, scope: _Scope, cls: _ClassBuilder | None) -> None:
+        name = node.name.value
+        in_class = cls is not None and scope.qualname == cls.qualname
+        qualname = f"{scope.qualname}.{name}" if scope.qualname else name
+        if not in_class and scope.qualname:
+            qualname = f"{scope.qualname}.<locals>.{name}"
+            scope.nested_functions.add(name)
+            scope.locals.pop(name, None)
+        decorators = tuple(_dotted_or(d.decorator) for d in node.decorators)
+        params = self.params(node.params)
+        is_static = any(d.rpartition(".")[2] == "staticmethod" for d in decorators)
+        self_name = params[0].name if in_class and params and not is_static else ""
+        inner = _Scope(
+            qualname=qualname,
+            class_qualname=cls.qualname if in_class else scope.class_qualname,
+            self_name=self_name or (scope.self_name if not in_class else ""),
+            function_name=name,
+        )
+        for param in params:
+            if param.name != self_name and param.annotation:
+                inner.locals[param.name] = ValueFact(
+                    "annotation", name=param.annotation[0], refs=param.annotation
+                )
+        for decorator in node.decorators:
+            self.scan(decorator.decorator, scope)
+        for param in (*node.params.params, *node.params.kwonly_params):
+            if param.default is not None:
+                self.scan(param.default, scope)
+        self.block(self.body_of(node), inner, None)
+        line, column = self.positions.start(node)
+        fact = FunctionFact(
+            qualname=qualname,
+            line=line,
+            column=column,
+            is_generator=inner.is_generator,
+            returns=annotation_refs(node.returns.annotation) if node.returns else (),
+            params=params,
+            decorators=decorators,
+            under_main_guard=self.under_main_guard,
+        )
+        if in_class:
+            assert cls is not None
+            cls.methods.append(fact)
+            self.method_details(node, fact, inner, cls, decorators)
+        elif not scope.qualname:
+            self.functions.append(fact)
+            if self.under_main_guard:
+                self.main_guard_names.append(name)
+
+    def method_details(
+        self,
+        node: cst.FunctionDef,
+        fact: FunctionFact,
+        inner: _Scope,
+        cls: _ClassBuilder,
+        decorators: tuple[str, ...],
+    ) -> None:
+        name = node.name.value
+        if any(self._is(d, CACHED_PROPERTY_NAMES) for d in decorators):
+            cls.cached.append(
+                AttributeFact(
+                    name=name,
+                    line=fact.line,
+                    column=fact.column,
+                    snippet=self.positions.text(node, until=node.body),
+                    value=None,
+                    annotation=fact.returns,
+                    on_instance=True,
+                    method=fact.qualname,
+                )
+            )
+        if name in ("__reduce__", "__reduce_ex__"):
+            cls.defines_reduce = True
+        elif name == "__init__":
+            cls.init = InitFact(
+                params=fact.params[1:],
+                super_calls=tuple(inner.super_calls),
+                sets_args=inner.sets_args,
+                line=fact.line,
+                column=fact.column,
+                snippet=self.positions.text(node, until=node.body),
+            )
+        elif name == "__getattr__" and fact.params:
+            reads, guarded = _getattr_behaviour(node, fact.params)
+            cls.getattr = GetattrFact(
+                line=fact.line,
+                column=fact.column,
+                snippet=self.positions.text(node, until=node.body),
+                reads_self=reads,
+                guarded=guarded,
+            )
+
+    def class_def(self, node: cst.ClassDef, scope: _Scope, cls: _ClassBuilder | None) -> None:
+        name = node.name.value
+        in_function = bool(scope.qualname) and not (
+            cls is not None and scope.qualname == cls.qualname
+        )
+        if in_function:
+            scope.local_classes.add(name)
+            scope.locals.pop(name, None)
+            qualname = f"{scope.qualname}.<locals>.{name}"
+        else:
+            qualname = f"{scope.qualname}.{name}" if scope.qualname else name
+        bases = tuple(_dotted_or(a.value) for a in node.bases if a.keyword is None)
+        decorators = tuple(_dotted_or(d.decorator) for d in node.decorators)
+        field_like = any(
+            self._is(d.partition("(")[0], DATACLASS_DECORATORS) for d in decorators
+        ) or any(self._is(b, FIELD_BASES) for b in bases)
+        builder = _ClassBuilder(node=node, qualname=qualname, field_like=field_like)
+        for decorator in node.decorators:
+            self.scan(decorator.decorator, scope)
+        class_scope = _Scope(qualname=qualname, class_qualname=qualname)
+        self._class_stack.append(builder)
+        self.block(self.body_of(node), class_scope, builder)
+        self._class_stack.pop()
+        line, column = self.positions.start(node)
+        if in_function:
+            return
+        self.classes.append(
+            ClassFact(
+                qualname=qualname,
+                line=line,
+                column=column,
+                bases=bases,
+                decorators=decorators,
+                attributes=tuple(builder.attributes),
+                methods=tuple(builder.methods),
+                cached_properties=tuple(builder.cached),
+                init=builder.init,
+                getattr=builder.getattr,
+                defines_reduce=builder.defines_reduce,
+                boundary_marker=line if _has_marker(node) else 0,
+                is_local=False,
+                under_main_guard=self.under_main_guard,
+            )
+        )
+        if self.under_main_guard and not scope.qualname:
+            self.main_guard_names.append(name)
+
+
+def _dotted_or(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Call):
+        inner = dotted_name(node.func)
+        return f"{inner}(...)" if inner else "..."
+    return dotted_name(node) or "..."
+
+
+def _short(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Lambda):
+        return "lambda ..."
+    return _dotted_or(node)
+
+
+def _annotation_name(node: cst.BaseExpression) -> str:
+    return dotted_name(node) or ""
+
+
+def _statement_text(extractor: _Extractor, node: cst.Call) -> str:
+    return extractor.positions.text(node)
+
+
+def _is_main_test(test: cst.BaseExpression) -> bool:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    left = test.left
+    right = test.comparisons[0].comparator
+    if not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    sides = {type(left), type(right)}
+    if sides != {cst.Name, cst.SimpleString}:
+        return False
+    name, text = (left, right) if isinstance(left, cst.Name) else (right, left)
+    return name.value == "__name__" and text.evaluated_value == "__main__"
+
+
+def _has_marker(node: cst.ClassDef) -> bool:
+    comments = [line.comment for line in node.leading_lines]
+    for decorator in node.decorators:
+        comments.extend(line.comment for line in decorator.leading_lines)
+    comments.extend(line.comment for line in node.lines_after_decorators)
+    if isinstance(node.body, cst.IndentedBlock):
+        comments.append(node.body.header.comment)
+    return any(c is not None and BOUNDARY_MARKER in c.value for c in comments)
+
+
+def _reads_self(node: cst.CSTNode, self_name: str) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Attribute):
+            if (
+                isinstance(current.value, cst.Name)
+                and current.value.value == self_name
+                and current.attr.value != "__class__"
+            ):
+                return True
+        elif isinstance(current, cst.Call):
+            func = dotted_name(current.func)
+            if (
+                func == "getattr"
+                and current.args
+                and isinstance(current.args[0].value, cst.Name)
+                and current.args[0].value.value == self_name
+            ):
+                return True
+            if func in ("object.__getattribute__", "super.__getattribute__"):
+                continue
+        elif isinstance(current, cst.FunctionDef | cst.Lambda):
+            continue
+        stack.extend(iter_children(current))
+    return False
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name) and current.value == name:
+            return True
+        stack.extend(iter_children(current))
+    return False
+
+
+def _raises(node: cst.CSTNode) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Raise):
+            return True
+        if isinstance(current, cst.Call) and dotted_name(current.func) in (
+            "object.__getattribute__",
+            "super.__getattr__",
+        ):
+            return True
+        if isinstance(current, cst.Attribute) and current.attr.value in (
+            "__getattr__",
+            "__getattribute__",
+        ):
+            return True
+        stack.extend(iter_children(current))
+    return False
+
+
+def _getattr_behaviour(node: cst.FunctionDef, params: tuple[ParamFact, ...]) -> tuple[bool, bool]:
+    """(reads instance state, guards names first) for a `__getattr__` body."""
+    self_name = params[0].name
+    attr_name = params[1].name if len(params) > 1 else ""
+    body = node.body.body
+    for statement in body:
+        if isinstance(statement, cst.If) and attr_name and _mentions(statement.test, attr_name):
+            if _reads_self(statement.test, self_name):
+                return True, False
+            if _raises(statement.body):
+                return _reads_self(node.body, self_name), True
+        if _reads_self(statement, self_name):
+            return True, False
+    return False, False
+
+
+def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
+    is_package = path.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py"
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        message = str(error).splitlines()[0] if str(error) else "syntax error"
+        return ModuleFacts(
+            path=path,
+            module=module,
+            is_package=is_package,
+            parse_error=ParseErrorFact(error.raw_line, error.raw_column + 1, message),
+        )
+    except RecursionError:
+        return _too_deep(path, module, is_package)
+    try:
+        extractor = _Extractor(tree, path, module, is_package)
+        extractor._class_stack = []
+        return extractor.run()
+    except RecursionError:
+        return _too_deep(path, module, is_package)
+
+
+def _too_deep(path: str, module: str, is_package: bool) -> ModuleFacts:
+    return ModuleFacts(
+        path=path,
+        module=module,
+        is_package=is_package,
+        parse_error=ParseErrorFact(
+            1, 1, "the file nests too deeply for the parser (RecursionError)"
+        ),
+    )

@@ -1,0 +1,215 @@
+"""Plain, picklable facts about one module: the only thing later stages read.
+
+One libcst pass per file (see `extract.py`) fills these records; they are
+cached by content hash and shipped between processes, so they hold strings,
+ints and tuples only. Names are kept *as written* (`"Lock"`, `"pool.submit"`);
+`index.py` resolves them through the module's imports later, when every
+module is known.
+
+Value evidence strings use a tiny notation: `"Foo()"` is "the result of
+calling (or an instance annotated as) Foo", so `ctx = get_context("spawn");
+ctx.Pool()` becomes `"get_context().Pool()"` and `obj = Driver(); obj.run`
+becomes `"Driver().run"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class ImportFact:
+    """`local` is the name bound in the module, `target` the dotted name it means."""
+
+    local: str
+    target: str
+    is_module: bool  # `import x` binds a module object; `from x import y` may not
+    line: int
+
+
+@dataclass(frozen=True)
+class ValueFact:
+    """What kind of value an expression produces, as far as the syntax tells.
+
+    kind is one of: "lambda", "dict_view", "nested_function", "partial_closure",
+    "genexp", "local_class", "local_class_instance", "call" (name = callee),
+    "name" (name = dotted reference), "annotation" (only `refs` known),
+    "container" (`items` hold the elements), "partial" (name = wrapped callable),
+    "other".
+    """
+
+    kind: str
+    name: str = ""
+    refs: tuple[str, ...] = ()  # class names that instances of this value may be
+    items: tuple[ValueFact, ...] = ()
+
+
+OTHER = ValueFact("other")
+
+
+@dataclass(frozen=True)
+class AttributeFact:
+    """An attribute assignment or annotation in a class (`self.x = ...` or class body)."""
+
+    name: str
+    line: int
+    column: int
+    snippet: str
+    value: ValueFact | None  # None: annotation only
+    annotation: tuple[str, ...]  # class names from the annotation, as written
+    on_instance: bool  # False: a class-body attribute, not pickled with instances
+    method: str  # method it was assigned in ("" for the class body)
+
+
+@dataclass(frozen=True)
+class ParamFact:
+    name: str
+    annotation: tuple[str, ...]
+    has_default: bool
+    kind: str  # "positional", "varargs", "kwonly", "varkw"
+
+
+@dataclass(frozen=True)
+class FunctionFact:
+    qualname: str
+    line: int
+    column: int
+    is_generator: bool
+    returns: tuple[str, ...]  # class names from the return annotation
+    params: tuple[ParamFact, ...]
+    decorators: tuple[str, ...]
+    under_main_guard: bool = False
+
+
+@dataclass(frozen=True)
+class SuperInitCall:
+    """How `__init__` calls the base initializer: positional count, starred or not."""
+
+    positional: int
+    starred: bool  # *args forwarded
+    keywords: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class InitFact:
+    """An exception's `__init__`: enough to tell whether `cls(*self.args)` works."""
+
+    params: tuple[ParamFact, ...]
+    super_calls: tuple[SuperInitCall, ...]
+    sets_args: bool  # assigns self.args itself
+    line: int
+    column: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class GetattrFact:
+    line: int
+    column: int
+    snippet: str
+    reads_self: bool
+    guarded: bool  # raises AttributeError for some names before touching state
+
+
+@dataclass(frozen=True)
+class ClassFact:
+    qualname: str
+    line: int
+    column: int
+    bases: tuple[str, ...]
+    decorators: tuple[str, ...]
+    attributes: tuple[AttributeFact, ...]
+    methods: tuple[FunctionFact, ...]
+    cached_properties: tuple[AttributeFact, ...] = ()
+    init: InitFact | None = None
+    getattr: GetattrFact | None = None
+    defines_reduce: bool = False
+    boundary_marker: int = 0  # line of `# pickle-audit: boundary`, 0 if none
+    is_local: bool = False  # defined inside a function
+    under_main_guard: bool = False
+
+    def method(self, name: str) -> FunctionFact | None:
+        wanted = f"{self.qualname}.{name}"
+        return next((m for m in self.methods if m.qualname == wanted), None)
+
+
+@dataclass(frozen=True)
+class BoundaryCallFact:
+    """A call that *may* hand values to another process, depending on its receiver.
+
+    `method` is the called attribute (`submit`, `map`, `apply_async`, `put`, ...),
+    or "call" for a constructor-like call carrying `target=`/`initializer=`, or
+    "delayed" for `delayed(f)(...)`. `receiver` is the evidence string for what
+    the method is called on (or the constructor's name).
+    """
+
+    line: int
+    column: int
+    snippet: str
+    text: str  # short rendering: "executor.submit(self.execute_fragment, ...)"
+    scope: str  # qualname of the enclosing function, "" at module level
+    class_qualname: str  # enclosing class of that function, "" if none
+    method: str
+    receiver: str
+    callable: ValueFact | None
+    args: tuple[ValueFact, ...]
+    keywords: tuple[tuple[str, ValueFact], ...]
+
+
+@dataclass(frozen=True)
+class ParseErrorFact:
+    line: int
+    column: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    path: str
+    module: str
+    is_package: bool
+    imports: tuple[ImportFact, ...] = ()
+    functions: tuple[FunctionFact, ...] = ()
+    classes: tuple[ClassFact, ...] = ()
+    variables: tuple[tuple[str, ValueFact], ...] = ()  # module-level assignments
+    boundary_calls: tuple[BoundaryCallFact, ...] = ()
+    main_guard_names: tuple[str, ...] = ()
+    parse_error: ParseErrorFact | None = None
+    _class_map: dict[str, ClassFact] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+
+    def class_named(self, qualname: str) -> ClassFact | None:
+        if not self._class_map and self.classes:
+            self._class_map.update((c.qualname, c) for c in self.classes)
+        return self._class_map.get(qualname)
+
+    def find_attribute(self, class_qualname: str, attr: str) -> AttributeFact | None:
+        """Where `attr` is given a value on instances of the class (first such place)."""
+        cls = self.class_named(class_qualname)
+        if cls is None:
+            return None
+        candidates = [a for a in cls.attributes if a.name == attr]
+        for wanted in (
+            lambda a: a.on_instance and a.value is not None,
+            lambda a: a.on_instance,
+            lambda a: True,
+        ):
+            found = next((a for a in candidates if wanted(a)), None)
+            if found is not None:
+                return found
+        return None
+
+
+def extract_facts(source: str, path: str, module: str) -> ModuleFacts:
+    """Parse `source` once with libcst and return its facts (see `extract.py`)."""
+    from pickle_audit.lint.extract import extract_module_facts
+
+    return extract_module_facts(source, path, module)

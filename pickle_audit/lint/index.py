@@ -1,0 +1,250 @@
+"""The project index: module names, and name resolution across modules.
+
+Facts keep names as written; this is the one place that turns `Lock`,
+`pool.submit` or `qcmanybody.ManyBodyCore` into the definition they mean,
+following imports, relative imports and re-exports in `__init__.py`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pickle_audit.lint.facts import ClassFact, FunctionFact, ModuleFacts, ValueFact
+
+_HEAD = re.compile(r"([A-Za-z_]\w*)(.*)", re.DOTALL)
+_MAX_HOPS = 12
+
+
+def _shared(path: str, other: str) -> int:
+    try:
+        return len(os.path.commonpath([path, other]))
+    except ValueError:
+        return 0
+
+
+def module_name_for(path: Path) -> str:
+    """Dotted module name from the chain of packages (`__init__.py`) above `path`.
+
+    A file in a directory without `__init__.py` is a top-level module, so
+    `site-packages/qcmanybody/core.py` is `qcmanybody.core` whatever the root is.
+    """
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.append(folder.name)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return ".".join(reversed(parts)) or path.stem
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """A class found in the project, with the module it lives in."""
+
+    module: ModuleFacts
+    fact: ClassFact
+    module_key: str  # the module's name, made unique when two files share it
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.module_key}.{self.fact.qualname}"
+
+    @property
+    def name(self) -> str:
+        return self.fact.qualname
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    module: ModuleFacts
+    fact: FunctionFact
+
+
+class ProjectIndex:
+    """Every module below the root, by dotted name."""
+
+    def __init__(self, modules: Iterable[ModuleFacts]) -> None:
+        self.modules: dict[str, ModuleFacts] = {}  # unique key -> facts
+        self.classes: dict[str, ClassRef] = {}
+        self.functions: dict[str, FunctionRef] = {}
+        self.key_of: dict[str, str] = {}  # path -> unique module key
+        self._by_name: dict[str, list[str]] = {}
+        self._locals: dict[str, dict[str, str]] = {}
+        self._import_maps: dict[str, dict[str, str]] = {}
+        self._module_imports: dict[str, set[str]] = {}
+        for facts in modules:
+            if facts.parse_error is not None:
+                continue
+            key = facts.module
+            if key in self.modules:
+                key = f"{facts.module}@{len(self._by_name[facts.module])}"
+            self._by_name.setdefault(facts.module, []).append(key)
+            self.modules[key] = facts
+            self.key_of[facts.path] = key
+            for cls in facts.classes:
+                self.classes[f"{key}.{cls.qualname}"] = ClassRef(facts, cls, key)
+            for function in facts.functions:
+                self.functions[f"{key}.{function.qualname}"] = FunctionRef(facts, function)
+        self._mro_cache: dict[str, tuple[ClassRef, ...]] = {}
+
+    # ---- names -----------------------------------------------------------------
+
+    def _imports(self, facts: ModuleFacts) -> dict[str, str]:
+        found = self._import_maps.get(facts.path)
+        if found is None:
+            found = {}
+            for item in facts.imports:
+                found.setdefault(item.local, item.target)
+            self._import_maps[facts.path] = found
+            self._module_imports[facts.path] = {i.local for i in facts.imports if i.is_module}
+        return found
+
+    def _defined(self, facts: ModuleFacts) -> dict[str, str]:
+        found = self._locals.get(facts.path)
+        if found is None:
+            found = {}
+            key = self.key_of.get(facts.path, facts.module)
+            for cls in facts.classes:
+                if "." not in cls.qualname:
+                    found[cls.qualname] = f"{key}.{cls.qualname}"
+            for function in facts.functions:
+                found[function.qualname] = f"{key}.{function.qualname}"
+            for name, _ in facts.variables:
+                found.setdefault(name, f"{key}.{name}")
+            self._locals[facts.path] = found
+        return found
+
+    def resolve(self, facts: ModuleFacts, name: str, _hops: int = 0) -> str:
+        """Fully qualified form of a name (or evidence string) as written in `facts`."""
+        match = _HEAD.match(name)
+        if match is None:
+            return name
+        head, rest = match.groups()
+        defined = self._defined(facts).get(head)
+        if defined is not None:
+            return defined + rest
+        target = self._imports(facts).get(head)
+        if target is not None:
+            return target + rest
+        if _hops < _MAX_HOPS:
+            for item in facts.imports:
+                split = self._split_module(item.target + ".x", facts.path)
+                if item.local == "*" and split is not None and split[1] == "x":
+                    other = split[0]
+                    if head in self._defined(other) or head in self._imports(other):
+                        return self.resolve(other, name, _hops + 1)
+        if hasattr(builtins, head):
+            return f"builtins.{head}{rest}"
+        return name
+
+    def is_module_name(self, facts: ModuleFacts, name: str) -> bool:
+        """True when `name` is bound by `import x` (a module object) in `facts`."""
+        self._imports(facts)
+        return name in self._module_imports.get(facts.path, set())
+
+    def variable(self, facts: ModuleFacts, name: str) -> ValueFact | None:
+        return next((value for var, value in facts.variables if var == name), None)
+
+    def _split_module(self, qualified: str, near: str) -> tuple[ModuleFacts, str] | None:
+        """The module a dotted name starts with (the nearest file if names collide)."""
+        parts = qualified.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:cut])
+            keys = self._by_name.get(prefix) or ([prefix] if prefix in self.modules else [])
+            if keys:
+                key = (
+                    keys[0]
+                    if len(keys) == 1 or not near
+                    else max(keys, key=lambda k: _shared(self.modules[k].path, near))
+                )
+                return self.modules[key], ".".join(parts[cut:])
+        return None
+
+    def class_in(self, facts: ModuleFacts, qualname: str) -> ClassRef | None:
+        """A class defined in `facts` by its qualname."""
+        return self.classes.get(f"{self.key_of.get(facts.path, facts.module)}.{qualname}")
+
+    def _lookup(self, table: dict, qualified: str, near: str) -> object | None:
+        """A class or function by qualified name, following re-exports in packages."""
+        for _ in range(_MAX_HOPS):
+            split = self._split_module(qualified, near)
+            if split is None:
+                return table.get(qualified)
+            module, rest = split
+            found = table.get(f"{self.key_of[module.path]}.{rest}")
+            if found is not None:
+                return found
+            resolved = self.resolve(module, rest)
+            if resolved == qualified or resolved.startswith("builtins."):
+                return None
+            qualified = resolved
+            near = module.path
+        return None
+
+    def lookup_class(self, qualified: str, near: str = "") -> ClassRef | None:
+        """The project class a qualified name means, following re-exports."""
+        return self._lookup(self.classes, qualified, near)  # type: ignore[return-value]
+
+    def lookup_function(self, qualified: str, near: str = "") -> FunctionRef | None:
+        return self._lookup(self.functions, qualified, near)  # type: ignore[return-value]
+
+    def class_named(self, facts: ModuleFacts, name: str, scope_class: str = "") -> ClassRef | None:
+        """A class referred to by `name` in `facts` (nested classes of `scope_class` first)."""
+        if scope_class:
+            nested = self.class_in(facts, f"{scope_class}.{name}")
+            if nested is not None:
+                return nested
+        return self.lookup_class(self.resolve(facts, name), facts.path)
+
+    def function_named(self, facts: ModuleFacts, name: str) -> FunctionRef | None:
+        return self.lookup_function(self.resolve(facts, name), facts.path)
+
+    # ---- classes ---------------------------------------------------------------
+
+    def bases(self, ref: ClassRef) -> list[ClassRef]:
+        found = []
+        for base in ref.fact.bases:
+            base_ref = self.class_named(ref.module, base)
+            if base_ref is not None and base_ref.qualified != ref.qualified:
+                found.append(base_ref)
+        return found
+
+    def mro(self, ref: ClassRef) -> tuple[ClassRef, ...]:
+        """The class and its project ancestors, nearest first, each once."""
+        cached = self._mro_cache.get(ref.qualified)
+        if cached is not None:
+            return cached
+        seen: dict[str, ClassRef] = {}
+        queue = [ref]
+        while queue:
+            current = queue.pop(0)
+            if current.qualified in seen:
+                continue
+            seen[current.qualified] = current
+            queue.extend(self.bases(current))
+        result = tuple(seen.values())
+        self._mro_cache[ref.qualified] = result
+        return result
+
+    def external_bases(self, ref: ClassRef) -> Iterator[str]:
+        """Qualified names of bases (of the class or its ancestors) outside the project."""
+        for current in self.mro(ref):
+            for base in current.fact.bases:
+                if self.class_named(current.module, base) is None:
+                    yield self.resolve(current.module, base)
+
+    def find_method(self, ref: ClassRef, name: str) -> tuple[ClassRef, FunctionFact] | None:
+        for current in self.mro(ref):
+            method = current.fact.method(name)
+            if method is not None:
+                return current, method
+        return None
+
+    def all_classes(self) -> Iterator[ClassRef]:
+        yield from self.classes.values()

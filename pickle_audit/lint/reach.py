@@ -1,0 +1,230 @@
+"""Which classes reach a worker, and the shortest chain that explains why.
+
+Roots are boundary arguments, bound-method instances, annotated return types
+of task functions, configured `boundary-classes` and `# pickle-audit: boundary`
+markers. Edges go from a class to the types of its instance attributes and to
+its base classes (a subclass instance carries its bases' attributes). One
+breadth-first search per serializer gives every class its shortest chain.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pickle_audit.config import Config
+from pickle_audit.findings import ChainStep
+from pickle_audit.lint.boundaries import Boundary
+from pickle_audit.lint.facts import AttributeFact, FunctionFact, ValueFact
+from pickle_audit.lint.index import ClassRef, ProjectIndex
+
+RelPath = Callable[[str], str]
+SERIALIZER_ORDER = ("pickle", "cloudpickle", "dill")
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    owner: ClassRef
+    method: FunctionFact
+
+
+def value_names(value: ValueFact | None) -> Iterator[str]:
+    """Names of classes that a value may be an instance of, as written."""
+    if value is None:
+        return
+    if value.kind in ("call", "annotation", "local_class_instance"):
+        yield from value.refs
+    for item in value.items:
+        yield from value_names(item)
+
+
+class Reachability:
+    def __init__(
+        self, index: ProjectIndex, boundaries: list[Boundary], config: Config, relpath: RelPath
+    ) -> None:
+        self.index = index
+        self.config = config
+        self.relpath = relpath
+        self._edges: dict[str, list[tuple[ClassRef, ChainStep]]] = {}
+        roots: dict[str, list[tuple[ClassRef, ChainStep]]] = {s: [] for s in SERIALIZER_ORDER}
+        for boundary in boundaries:
+            step = ChainStep(
+                f"<- {boundary.call.text}",
+                relpath(boundary.module.path),
+                boundary.call.line,
+                boundary.call.column,
+            )
+            for ref in self.boundary_roots(boundary):
+                roots.setdefault(boundary.serializer, []).append((ref, step))
+        for ref, step in self.configured_roots():
+            roots.setdefault(config.serializer, []).append((ref, step))
+        self.chains: dict[str, dict[str, tuple[ChainStep, ...]]] = {
+            serializer: self._search(found) for serializer, found in roots.items() if found
+        }
+
+    # ---- roots -----------------------------------------------------------------
+
+    def configured_roots(self) -> Iterator[tuple[ClassRef, ChainStep]]:
+        for name in self.config.boundary_classes:
+            ref = self.index.lookup_class(name)
+            if ref is not None:
+                yield (
+                    ref,
+                    ChainStep(
+                        f"{ref.name} is listed in boundary-classes",
+                        self.relpath(ref.module.path),
+                        ref.fact.line,
+                        ref.fact.column,
+                    ),
+                )
+        for ref in self.index.all_classes():
+            if ref.fact.boundary_marker:
+                yield (
+                    ref,
+                    ChainStep(
+                        f"{ref.name} is marked '# pickle-audit: boundary'",
+                        self.relpath(ref.module.path),
+                        ref.fact.boundary_marker,
+                    ),
+                )
+
+    def bound_method(self, boundary: Boundary) -> BoundMethod | None:
+        """The instance and method when the boundary's callable is a bound method."""
+        value = boundary.call.callable
+        if value is None or value.kind != "name" or "." not in value.name:
+            return None
+        owner_text, _, method = value.name.rpartition(".")
+        module = boundary.module
+        owner: ClassRef | None = None
+        if owner_text == "self" and boundary.call.class_qualname:
+            owner = self.index.class_in(module, boundary.call.class_qualname)
+        elif owner_text.endswith("()"):
+            owner = self.index.class_named(module, owner_text[:-2])
+        if owner is None:
+            return None
+        found = self.index.find_method(owner, method)
+        if found is None:
+            return None
+        return BoundMethod(owner, found[1])
+
+    def boundary_roots(self, boundary: Boundary) -> Iterator[ClassRef]:
+        bound = self.bound_method(boundary)
+        if bound is not None:
+            yield bound.owner
+        call = boundary.call
+        target = call.callable
+        if target is not None and target.kind == "name":
+            function = self.index.function_named(boundary.module, target.name)
+            returns = function.fact.returns if function else ()
+            if bound is not None:
+                returns = bound.method.returns
+                module = bound.owner.module
+            else:
+                module = boundary.module
+            for name in returns:
+                ref = self.index.class_named(module, name)
+                if ref is not None:
+                    yield ref
+        values = [*call.args, *(value for _, value in call.keywords)]
+        for value in values:
+            yield from self.value_classes(value, boundary)
+
+    def value_classes(self, value: ValueFact, boundary: Boundary) -> Iterator[ClassRef]:
+        module = boundary.module
+        scope_class = boundary.call.class_qualname
+        if value.kind == "name":
+            head, _, attr = value.name.partition(".")
+            owner = self.index.class_in(module, scope_class) if scope_class else None
+            if head == "self" and owner is not None:
+                if not attr:
+                    yield owner
+                else:
+                    yield from self.attribute_classes(owner, attr.partition(".")[0])
+                return
+            variable = self.index.variable(module, value.name)
+            if variable is not None:
+                value = variable
+        for name in value_names(value):
+            ref = self.index.class_named(module, name, scope_class)
+            if ref is not None:
+                yield ref
+
+    def attribute_classes(self, owner: ClassRef, attr: str) -> Iterator[ClassRef]:
+        for ref in self.index.mro(owner):
+            for fact in ref.fact.attributes:
+                if fact.name == attr:
+                    yield from self.attribute_types(ref, fact)
+
+    def attribute_types(self, ref: ClassRef, fact: AttributeFact) -> Iterator[ClassRef]:
+        names = [*fact.annotation, *value_names(fact.value)]
+        for name in names:
+            found = self.index.class_named(ref.module, name, ref.fact.qualname)
+            if found is None:
+                function = self.index.function_named(ref.module, name)
+                if function is not None:
+                    for returned in function.fact.returns:
+                        result = self.index.class_named(function.module, returned)
+                        if result is not None:
+                            yield result
+                continue
+            yield found
+
+    # ---- edges -----------------------------------------------------------------
+
+    def edges(self, ref: ClassRef) -> list[tuple[ClassRef, ChainStep]]:
+        cached = self._edges.get(ref.qualified)
+        if cached is not None:
+            return cached
+        found: list[tuple[ClassRef, ChainStep]] = []
+        path = self.relpath(ref.module.path)
+        for fact in ref.fact.attributes:
+            if not fact.on_instance:
+                continue
+            for child in self.attribute_types(ref, fact):
+                text = f"{child.name} reaches a worker via {ref.name}.{fact.name}"
+                found.append((child, ChainStep(text, path, fact.line, fact.column)))
+        for base in self.index.bases(ref):
+            text = f"{base.name} travels as a base class of {ref.name}"
+            found.append((base, ChainStep(text, path, ref.fact.line, ref.fact.column)))
+        self._edges[ref.qualified] = found
+        return found
+
+    def _search(self, roots: list[tuple[ClassRef, ChainStep]]) -> dict[str, tuple[ChainStep, ...]]:
+        chains: dict[str, tuple[ChainStep, ...]] = {}
+        queue: deque[ClassRef] = deque()
+        for ref, step in roots:
+            if ref.qualified not in chains:
+                chains[ref.qualified] = (step,)
+                queue.append(ref)
+        while queue:
+            ref = queue.popleft()
+            chain = chains[ref.qualified]
+            for child, step in self.edges(ref):
+                if child.qualified not in chains:
+                    chains[child.qualified] = (step, *chain)
+                    queue.append(child)
+        return chains
+
+    def reached(self, ref: ClassRef) -> dict[str, tuple[ChainStep, ...]]:
+        """serializer -> chain, for every serializer whose boundary this class reaches."""
+        found = {
+            serializer: chains[ref.qualified]
+            for serializer, chains in self.chains.items()
+            if ref.qualified in chains
+        }
+        if not found and self.config.all_classes:
+            found[self.config.serializer] = ()
+        return found
+
+    def reachable_from(self, ref: ClassRef) -> Iterator[ClassRef]:
+        """The class and every class its instances carry."""
+        seen = {ref.qualified}
+        queue = deque([ref])
+        while queue:
+            current = queue.popleft()
+            yield current
+            for child, _ in self.edges(current):
+                if child.qualified not in seen:
+                    seen.add(child.qualified)
+                    queue.append(child)

@@ -1,0 +1,325 @@
+"""The rules: turn facts, boundaries and reachability into findings.
+
+PA1 and PA302 judge classes that reach a worker, under the serializer of the
+boundary they reach; PA2 judges the boundary calls themselves; PA301 judges
+every exception class. Messages name the culprit; fixes come from the catalogue.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pickle_audit.catalog import Severity, get_rule
+from pickle_audit.findings import ChainStep, Finding
+from pickle_audit.lint.boundaries import Boundary
+from pickle_audit.lint.facts import InitFact, ModuleFacts, ValueFact
+from pickle_audit.lint.index import ClassRef, ProjectIndex
+from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
+from pickle_audit.lint.values import ValueContext, ValueProblem, judge
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    f"builtins.{name}"
+    for name in dir(builtins)
+    if isinstance(getattr(builtins, name), type)
+    and issubclass(getattr(builtins, name), BaseException)
+)
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str
+    line: int
+    column: int
+    symbol: str
+    snippet: str
+
+
+def make_finding(
+    rule: str,
+    where: Location,
+    message: str,
+    chain: tuple[ChainStep, ...] = (),
+    severity: Severity | None = None,
+) -> Finding:
+    record = get_rule(rule)
+    return Finding(
+        rule=rule,
+        severity=severity or record.severity,
+        path=where.path,
+        line=where.line,
+        column=where.column,
+        message=message,
+        chain=chain,
+        fix=record.fix,
+        symbol=where.symbol,
+        snippet=where.snippet,
+    )
+
+
+def _suffix(serializer: str) -> str:
+    return "" if serializer == "pickle" else f" by {serializer}"
+
+
+class RuleRunner:
+    def __init__(
+        self,
+        index: ProjectIndex,
+        boundaries: list[Boundary],
+        reach: Reachability,
+        relpath: Callable[[str], str],
+    ) -> None:
+        self.index = index
+        self.boundaries = boundaries
+        self.reach = reach
+        self.relpath = relpath
+        self._unsafe: dict[tuple[str, str], str | None] = {}
+
+    # ---- classes ---------------------------------------------------------------
+
+    def class_findings(self, ref: ClassRef) -> Iterator[Finding]:
+        reached = self.reach.reached(ref)
+        if reached:
+            yield from self.state_findings(ref, reached)
+        if self.is_exception(ref):
+            yield from self.exception_findings(ref)
+
+    def _serializers(self, reached: dict[str, tuple[ChainStep, ...]]) -> list[str]:
+        return [s for s in SERIALIZER_ORDER if s in reached] + [
+            s for s in reached if s not in SERIALIZER_ORDER
+        ]
+
+    def state_findings(
+        self, ref: ClassRef, reached: dict[str, tuple[ChainStep, ...]]
+    ) -> Iterator[Finding]:
+        path = self.relpath(ref.module.path)
+        ctx = ValueContext(self.index, ref.module, ref.fact.qualname)
+        serializers = self._serializers(reached)
+        for fact in ref.fact.attributes:
+            if not fact.on_instance or fact.value is None:
+                continue
+            for serializer in serializers:
+                problem = judge(fact.value, serializer, ctx)
+                if problem is None:
+                    continue
+                where = Location(
+                    path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet
+                )
+                message = (
+                    f"{problem.what} stored on {ref.name}.{fact.name} cannot be pickled"
+                    f"{_suffix(serializer)}"
+                )
+                yield make_finding(problem.rule, where, message, reached[serializer])
+                break
+        first = serializers[0]
+        for fact in ref.fact.cached_properties:
+            where = Location(path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet)
+            message = (
+                f"cached_property {ref.name}.{fact.name} travels with the instance:"
+                " its cached value is pickled too"
+            )
+            yield make_finding("PA107", where, message, reached[first])
+        getattr_fact = ref.fact.getattr
+        if getattr_fact is not None and getattr_fact.reads_self and not getattr_fact.guarded:
+            where = Location(
+                path,
+                getattr_fact.line,
+                getattr_fact.column,
+                f"{ref.name}.__getattr__",
+                getattr_fact.snippet,
+            )
+            message = (
+                f"{ref.name}.__getattr__ reads instance state without first raising"
+                " AttributeError for dunder/private names: unpickling recurses forever"
+            )
+            yield make_finding("PA302", where, message, reached[first])
+
+    def unsafe_state(self, ref: ClassRef, serializer: str) -> str | None:
+        """A description of the first unpicklable attribute an instance carries, or None."""
+        key = (ref.qualified, serializer)
+        if key in self._unsafe:
+            return self._unsafe[key]
+        self._unsafe[key] = None
+        for current in self.reach.reachable_from(ref):
+            ctx = ValueContext(self.index, current.module, current.fact.qualname)
+            for fact in current.fact.attributes:
+                if fact.on_instance:
+                    problem = judge(fact.value, serializer, ctx)
+                    if problem is not None:
+                        self._unsafe[key] = f"{problem.what} on {current.name}.{fact.name}"
+                        return self._unsafe[key]
+        return None
+
+    # ---- exceptions (PA301) ----------------------------------------------------
+
+    def is_exception(self, ref: ClassRef) -> bool:
+        for name in self.index.external_bases(ref):
+            if name in _BUILTIN_EXCEPTIONS or name.rpartition(".")[2].endswith(_EXCEPTION_SUFFIXES):
+                return True
+        return False
+
+    def exception_findings(self, ref: ClassRef) -> Iterator[Finding]:
+        init = ref.fact.init
+        if init is None or any(c.fact.defines_reduce for c in self.index.mro(ref)):
+            return
+        reason = self.init_problem(ref, init)
+        if reason is None:
+            return
+        where = Location(
+            self.relpath(ref.module.path), init.line, init.column, ref.name, init.snippet
+        )
+        message = f"{ref.name} pickles but cannot be unpickled: {reason}"
+        yield make_finding("PA301", where, message)
+
+    def init_problem(self, ref: ClassRef, init: InitFact) -> str | None:
+        params = init.params
+        if init.sets_args:
+            return None
+        kwonly = [p.name for p in params if p.kind == "kwonly" and not p.has_default]
+        if kwonly:
+            return (
+                f"keyword-only parameter {kwonly[0]!r} of __init__ is not kept in self.args,"
+                f" so {ref.name}(*self.args) fails"
+            )
+        positional = [p for p in params if p.kind == "positional"]
+        required = sum(1 for p in positional if not p.has_default)
+        has_varargs = any(p.kind == "varargs" for p in params)
+        for held in self.args_after_init(ref, init):
+            if held < required:
+                return (
+                    f"__init__ needs {required} argument(s) but self.args holds {held}"
+                    f" (what reaches BaseException.__init__), so {ref.name}(*self.args) fails"
+                )
+            if held > len(positional) and not has_varargs:
+                return (
+                    f"__init__ takes {len(positional)} argument(s) but self.args holds {held},"
+                    f" so {ref.name}(*self.args) fails"
+                )
+        return None
+
+    def args_after_init(self, ref: ClassRef, init: InitFact) -> list[int]:
+        """How many items self.args holds after __init__, one per super() call path.
+
+        Empty when self.args keeps the constructor's own arguments (no super call,
+        or `*args` forwarded), or when a base outside the project decides.
+        """
+        counts: list[int] = []
+        mro = self.index.mro(ref)
+        for call in init.super_calls:
+            if call.starred or call.keywords:
+                continue
+            held: int | None = call.positional
+            for base in mro[1:]:
+                if base.fact.init is None:
+                    continue
+                base_init = base.fact.init
+                plain = [c for c in base_init.super_calls if not c.starred and not c.keywords]
+                if (
+                    base_init.sets_args
+                    or not base_init.super_calls
+                    or len(plain) != len(base_init.super_calls)
+                ):
+                    held = None
+                else:
+                    held = plain[0].positional
+                break
+            if held is not None and self._base_is_builtin(ref):
+                counts.append(held)
+        return counts
+
+    def _base_is_builtin(self, ref: ClassRef) -> bool:
+        return all(name in _BUILTIN_EXCEPTIONS for name in self.index.external_bases(ref))
+
+    # ---- boundaries ------------------------------------------------------------
+
+    def boundary_findings(self, boundary: Boundary) -> Iterator[Finding]:
+        call = boundary.call
+        module = boundary.module
+        serializer = boundary.serializer
+        path = self.relpath(module.path)
+        where = Location(path, call.line, call.column, call.scope or "<module>", call.snippet)
+        chain = (ChainStep(f"<- {call.text}", path, call.line, call.column),)
+        ctx = ValueContext(self.index, module, call.class_qualname)
+        yield from self.callable_findings(boundary, where, chain, ctx)
+        values = [*call.args, *(value for _, value in call.keywords)]
+        for value in values:
+            candidates = value.items if boundary.iterates_arguments else (value,)
+            if boundary.iterates_arguments and value.kind != "container":
+                candidates = ()
+            for candidate in candidates:
+                problem = judge(candidate, serializer, ctx)
+                if problem is not None:
+                    message = (
+                        f"{problem.what} passed to {call.text} cannot be pickled"
+                        + _suffix(serializer)
+                    )
+                    yield make_finding(problem.rule, where, message, chain)
+
+    def callable_findings(
+        self, boundary: Boundary, where: Location, chain: tuple[ChainStep, ...], ctx: ValueContext
+    ) -> Iterator[Finding]:
+        call = boundary.call
+        value = call.callable
+        if value is None:
+            return
+        serializer = boundary.serializer
+        bound = self.reach.bound_method(boundary)
+        if bound is not None:
+            owner = bound.owner
+            unsafe = self.unsafe_state(owner, serializer)
+            shown = value.name
+            message = (
+                f"bound method {shown} handed to {call.text} pickles the whole"
+                f" {owner.name} instance with every task"
+            )
+            severity: Severity = "warning"
+            if unsafe is not None:
+                message += f", and it cannot be pickled{_suffix(serializer)}: {unsafe}"
+                severity = "error"
+            yield make_finding("PA202", where, message, chain, severity)
+            return
+        problem = self.callable_problem(value, serializer, ctx)
+        if problem is not None:
+            message = f"{problem.what} handed to {call.text}"
+            if problem.rule == "PA201":
+                message += f" cannot be pickled{_suffix(serializer)}"
+            else:
+                message += " cannot be imported by spawn/forkserver workers"
+            yield make_finding(problem.rule, where, message, chain)
+
+    def callable_problem(
+        self, value: ValueFact, serializer: str, ctx: ValueContext
+    ) -> ValueProblem | None:
+        if value.kind == "partial":
+            inner = value.items[0] if value.items else None
+            return self.callable_problem(inner, serializer, ctx) if inner else None
+        if serializer != "pickle":
+            return None
+        labels = {
+            "lambda": "lambda",
+            "nested_function": f"nested function {value.name}",
+            "partial_closure": "functools.partial over a lambda or nested function",
+            "local_class": f"local class {value.name}",
+        }
+        if value.kind in labels:
+            return ValueProblem("PA201", labels[value.kind])
+        if value.kind == "name":
+            defined = self._main_guard_definition(ctx.module, value.name)
+            if defined:
+                return ValueProblem(
+                    "PA203", f"{defined} {value.name}, defined under the __main__ guard,"
+                )
+        return None
+
+    def _main_guard_definition(self, module: ModuleFacts, name: str) -> str:
+        resolved = self.index.resolve(module, name)
+        function = self.index.lookup_function(resolved, module.path)
+        if function is not None and function.fact.under_main_guard:
+            return "function"
+        head = name.partition(".")[0]
+        ref = self.index.class_named(module, head)
+        if ref is not None and ref.fact.under_main_guard:
+            return "class"
+        return ""

@@ -1,0 +1,214 @@
+"""Does a value, as the syntax describes it, survive a given serializer?
+
+The tables say which serializers fail on which kinds of value: cloudpickle
+handles lambdas, closures, dict views and local classes; dill handles even
+locks and files; nothing pickles a generator or a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pickle_audit.lint.facts import ModuleFacts, ValueFact
+from pickle_audit.lint.index import ProjectIndex
+
+PICKLE_ONLY = frozenset({"pickle"})
+NOT_DILL = frozenset({"pickle", "cloudpickle"})
+EVERY = frozenset({"pickle", "cloudpickle", "dill"})
+PICKLE_AND_DILL = frozenset({"pickle", "dill"})
+
+
+_RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "PA105",
+        "threading lock",
+        NOT_DILL,
+        (
+            *tuple(
+                f"threading.{n}"
+                for n in (
+                    "Lock",
+                    "RLock",
+                    "Condition",
+                    "Semaphore",
+                    "BoundedSemaphore",
+                    "Event",
+                    "Barrier",
+                )
+            ),
+            "_thread.allocate_lock",
+            "_thread.RLock",
+        ),
+    ),
+    (
+        "PA105",
+        "thread queue",
+        NOT_DILL,
+        tuple(f"queue.{n}" for n in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")),
+    ),
+    (
+        "PA105",
+        "open file",
+        NOT_DILL,
+        (
+            "builtins.open",
+            "io.open",
+            "io.FileIO",
+            "gzip.open",
+            "bz2.open",
+            "lzma.open",
+            "codecs.open",
+            "os.fdopen",
+            "tempfile.TemporaryFile",
+            "tempfile.NamedTemporaryFile",
+            "tempfile.SpooledTemporaryFile",
+        ),
+    ),
+    (
+        "PA105",
+        "socket",
+        EVERY,
+        ("socket.socket", "socket.create_connection", "socket.create_server", "socket.fromfd"),
+    ),
+    ("PA105", "sqlite3 connection", EVERY, ("sqlite3.connect", "sqlite3.Connection")),
+    ("PA105", "subprocess", EVERY, ("subprocess.Popen",)),
+    (
+        "PA105",
+        "executor or pool",
+        EVERY,
+        (
+            "concurrent.futures.ProcessPoolExecutor",
+            "concurrent.futures.ThreadPoolExecutor",
+            "concurrent.futures.process.ProcessPoolExecutor",
+            "concurrent.futures.thread.ThreadPoolExecutor",
+            "multiprocessing.Pool",
+            "multiprocessing.pool.Pool",
+            "multiprocessing.pool.ThreadPool",
+            "multiprocessing.get_context().Pool",
+            "multiprocessing.dummy.Pool",
+        ),
+    ),
+    (
+        "PA105",
+        "multiprocessing primitive",
+        EVERY,
+        tuple(
+            f"{prefix}.{n}"
+            for prefix in ("multiprocessing", "multiprocessing.get_context()")
+            for n in (
+                "Queue",
+                "SimpleQueue",
+                "JoinableQueue",
+                "Lock",
+                "RLock",
+                "Semaphore",
+                "BoundedSemaphore",
+                "Condition",
+                "Event",
+                "Barrier",
+                "Manager",
+            )
+        ),
+    ),
+    (
+        "PA105",
+        "logging handler",
+        NOT_DILL,
+        tuple(f"logging.{n}" for n in ("Handler", "StreamHandler", "FileHandler"))
+        + tuple(
+            f"logging.handlers.{n}"
+            for n in (
+                "RotatingFileHandler",
+                "TimedRotatingFileHandler",
+                "WatchedFileHandler",
+                "SocketHandler",
+                "DatagramHandler",
+                "SysLogHandler",
+                "QueueHandler",
+                "QueueListener",
+                "MemoryHandler",
+                "BufferingHandler",
+                "HTTPHandler",
+                "SMTPHandler",
+            )
+        ),
+    ),
+    ("PA105", "memory map", EVERY, ("mmap.mmap",)),
+    ("PA105", "memoryview", PICKLE_AND_DILL, ("builtins.memoryview",)),
+    ("PA108", "weak reference", NOT_DILL, ("weakref.ref", "weakref.proxy", "_weakref.ref")),
+    ("PA108", "mappingproxy", PICKLE_ONLY, ("types.MappingProxyType",)),
+    ("PA108", "module object", PICKLE_ONLY, ("importlib.import_module", "builtins.__import__")),
+)
+_CALLS: dict[str, tuple[str, str, frozenset[str]]] = {
+    name: (rule, label, fails) for rule, label, fails, names in _RESOURCE_GROUPS for name in names
+}
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    rule: str
+    what: str  # "dict view", "threading lock (threading.Lock)", ...
+
+
+@dataclass(frozen=True)
+class ValueContext:
+    """Where a value was written: names in it resolve in this module and class."""
+
+    index: ProjectIndex
+    module: ModuleFacts
+    class_qualname: str = ""
+
+
+def judge(value: ValueFact | None, serializer: str, ctx: ValueContext) -> ValueProblem | None:
+    """The first reason `value` cannot be serialized by `serializer`, or None."""
+    if value is None:
+        return None
+    kind = value.kind
+    if kind == "container" or kind == "partial":
+        for item in value.items:
+            problem = judge(item, serializer, ctx)
+            if problem is not None:
+                return problem
+        return None
+    if kind == "call":
+        return _judge_call(value.name, serializer, ctx)
+    if kind == "name":
+        if serializer == "pickle" and ctx.index.is_module_name(ctx.module, value.name):
+            return ValueProblem("PA108", f"module object {value.name}")
+        return None
+    if kind == "genexp":
+        return ValueProblem("PA104", "generator")
+    if serializer != "pickle":
+        return None
+    simple = {
+        "lambda": ("PA101", "lambda"),
+        "dict_view": ("PA102", "dict view"),
+        "nested_function": ("PA103", f"nested function {value.name}"),
+        "partial_closure": ("PA103", "functools.partial over a lambda or nested function"),
+        "local_class": ("PA106", f"local class {value.name}"),
+        "local_class_instance": ("PA106", f"instance of local class {value.name}"),
+    }.get(kind)
+    return ValueProblem(*simple) if simple else None
+
+
+def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem | None:
+    index = ctx.index
+    head, _, rest = name.partition(".")
+    if head == "self" and rest and "." not in rest and ctx.class_qualname:
+        owner = index.class_in(ctx.module, ctx.class_qualname)
+        found = index.find_method(owner, rest) if owner is not None else None
+        if found is not None and found[1].is_generator:
+            return ValueProblem("PA104", f"generator from {name}()")
+        return None
+    resolved = index.resolve(ctx.module, name)
+    known = _CALLS.get(resolved)
+    if known is not None:
+        rule, label, fails = known
+        if serializer in fails:
+            shown = resolved.removeprefix("builtins.")
+            return ValueProblem(rule, f"{label} ({shown})")
+        return None
+    function = index.lookup_function(resolved, ctx.module.path)
+    if function is not None and function.fact.is_generator:
+        return ValueProblem("PA104", f"generator from {name}()")
+    return None
