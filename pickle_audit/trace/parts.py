@@ -39,7 +39,7 @@ def safe_repr(value: object) -> str:
     try:
         text = repr(value)
     except Exception:
-        return f"<{type(value).__qualname__} object>"
+        return f"<{type(value).__name__} object>"
     text = _ADDRESS.sub("", text)  # paths must not change from run to run
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
@@ -222,6 +222,8 @@ def _state_parts(obj: Any, state: Any, attributes: dict[str, Any]) -> list[tuple
         fields = dataclasses.fields(obj)
         if len(fields) == len(state):
             return [(f".{field.name}", value) for field, value in zip(fields, state, strict=True)]
+    if isinstance(state, (tuple, list)):  # e.g. functools.partial: (func, args, keywords, dict)
+        return _name_by_identity(list(state), attributes, ".__getstate__()")
     return _name_by_identity([state], attributes, ".__getstate__()")
 
 

@@ -82,7 +82,7 @@ class _Frame:
         self.formatter: Callable[[Any], str | None] = str
         self.failed_child = False
         self.own_problem = False
-        self.deep = error is UNKNOWN or isinstance(error, RecursionError)
+        self.deep = error is UNKNOWN
 
 
 def render_path(path: Path) -> tuple[str, ...]:
@@ -104,6 +104,18 @@ def join_segments(segments: tuple[str, ...]) -> str:
     keep = _MAX_PATH_SEGMENTS // 2
     hidden = len(segments) - 2 * keep
     return "".join(segments[:keep]) + f"...<{hidden} levels>..." + "".join(segments[-keep:])
+
+
+def _complex_children(groups: list[Group]) -> int:
+    """How many children could fail (0, 1 or 2 meaning "more than one")."""
+    count = 0
+    for items, _ in groups:
+        for _, value in items:  # type: ignore[misc]
+            if type(value) not in ATOMIC_TYPES:
+                count += 1
+                if count > 1:
+                    return count
+    return count
 
 
 class Walker:
@@ -147,11 +159,16 @@ class Walker:
                     return
             self._report_leaf(obj, path, holder, error)
             return
+        if isinstance(error, RecursionError):
+            groups = [(list(iterable), formatter) for iterable, formatter in groups]
         self._keep.append(groups)
         frame = _Frame(obj, path, holder, error, groups)
-        if isinstance(error, RecursionError):
+        if isinstance(error, RecursionError) and _complex_children(groups) <= 1:
+            # The top of a linear chain (list in list in list ...): that is where the
+            # nesting is; below it, only leaves are probed.
             frame.own_problem = True
-            self._record(obj, path, holder, error, too_deep=True)
+            frame.deep = True
+            self._record(obj, path, holder, error)
         self._stack.append(frame)
 
     def _advance(self, frame: _Frame) -> bool:
@@ -203,9 +220,8 @@ class Walker:
         if self._stack:
             self._stack[-1].failed_child = True
 
-    def _record(
-        self, obj: Any, path: Path, holder: Any, error: BaseException, too_deep: bool = False
-    ) -> None:
+    def _record(self, obj: Any, path: Path, holder: Any, error: BaseException) -> None:
+        too_deep = isinstance(error, RecursionError)
         subject = obj
         if path[1] is None and self._stack:  # the class or reconstructor of the parent
             subject, holder = self._stack[-1].obj, self._stack[-1].holder
