@@ -107,4 +107,7 @@ class SourcePositions:
         end = self._starts.get(id(until)) if until is not None else self._ends.get(id(node))
         if end is None:
             return ""
-        return " ".join("".join(self._tokens[start:end]).split())
+        # Comments are left out: once line breaks collapse, a comment inside
+        # brackets would swallow the code after it (and baselines need the code).
+        code = (token for token in self._tokens[start:end] if not token.startswith("#"))
+        return " ".join("".join(code).split())
