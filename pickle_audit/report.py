@@ -16,6 +16,7 @@ from pickle_audit.sarif import render_sarif
 
 JSON_VERSION = 1
 INDENT = "    "
+CHAIN_ARROW = "<- "
 
 
 def render(result: LintResult, fmt: str) -> str:
@@ -35,11 +36,18 @@ def render_text(result: LintResult) -> str:
 def _text_block(finding: Finding) -> str:
     lines = [f"{finding.path}:{finding.line}:{finding.column}: {finding.rule} {finding.message}"]
     lines += [
-        f"{INDENT}{'' if index == 0 else '<- '}{step}" for index, step in enumerate(finding.chain)
+        f"{INDENT}{_chain_line(index, str(step))}" for index, step in enumerate(finding.chain)
     ]
     if finding.fix:
         lines.append(f"{INDENT}fix: {finding.fix}")
     return "\n".join(lines) + "\n"
+
+
+def _chain_line(index: int, text: str) -> str:
+    """Every hop after the first reads `<- ...`; a step may already carry the arrow."""
+    if index == 0 or text.startswith(CHAIN_ARROW):
+        return text
+    return CHAIN_ARROW + text
 
 
 def finding_to_json(finding: Finding) -> dict[str, object]:

@@ -23,23 +23,29 @@ from pickle_audit.lint.facts import extract_facts
 from pickle_audit.lint.run import lint_paths
 from pickle_audit.report import render, summary
 
-SUBMIT = "pool.submit(self.run_fragment, ...) (seedbug/mbepar/parallel.py:21)"
+SUBMIT = "<- pool.submit(self.run_fragment, ...) (seedbug/mbepar/parallel.py:21)"
 DRIVER_HOLDS_CORE = (
     "FragmentCore reaches a worker via ParallelDriver.core (seedbug/mbepar/parallel.py:14)"
 )
+PA202_MESSAGE = (
+    "bound method self.run_fragment handed to pool.submit(self.run_fragment, ...) pickles"
+    " the whole ParallelDriver instance with every task, and it cannot be pickled:"
+    " dict view on FragmentCore.levels"
+)
+LAMBDA_MESSAGE = "lambda stored on RunSettings.energy_transform cannot be pickled"
 
 SEEDBUG_TEXT = f"""\
 seedbug/mbepar/core.py:11:9: PA102 dict view stored on FragmentCore.levels cannot be pickled
     {DRIVER_HOLDS_CORE}
-    <- {SUBMIT}
+    {SUBMIT}
     fix: store list(...) or tuple(...) instead of the view
-seedbug/mbepar/parallel.py:21:36: PA202 bound method ParallelDriver.run_fragment handed to a process pool pickles its whole instance per task
-    <- {SUBMIT}
+seedbug/mbepar/parallel.py:21:24: PA202 {PA202_MESSAGE}
+    {SUBMIT}
     fix: submit a module-level function with only the data the task needs
-seedbug/mbepar/settings.py:10:5: PA101 lambda stored on RunSettings.energy_transform cannot be pickled
+seedbug/mbepar/settings.py:10:5: PA101 {LAMBDA_MESSAGE}
     RunSettings reaches a worker via FragmentCore.settings (seedbug/mbepar/core.py:12)
-    <- ParallelDriver.core (seedbug/mbepar/parallel.py:14)
-    <- {SUBMIT}
+    <- {DRIVER_HOLDS_CORE}
+    {SUBMIT}
     fix: use a module-level function (def) instead of the lambda
 """
 SEEDBUG_FILES = 5  # mbepar/__init__.py, core.py, parallel.py, settings.py, run.py
@@ -169,7 +175,7 @@ def test_seedbug_json_report(seedbug: Path) -> None:
     findings = json.loads(run.stdout)["findings"]
     assert [(f["rule"], f["path"], f["line"], f["column"]) for f in findings] == [
         ("PA102", "seedbug/mbepar/core.py", 11, 9),
-        ("PA202", "seedbug/mbepar/parallel.py", 21, 36),
+        ("PA202", "seedbug/mbepar/parallel.py", 21, 24),
         ("PA101", "seedbug/mbepar/settings.py", 10, 5),
     ]
     assert findings[0]["chain"] == [DRIVER_HOLDS_CORE, SUBMIT]
@@ -230,7 +236,7 @@ def test_select_and_ignore_take_rule_prefixes(seedbug: Path) -> None:
     assert [rule for rule, _, _ in seedbug_findings(no_boundary_rules.stdout)] == ["PA102", "PA101"]
     boundary_only = cli("lint", "seedbug", "--select", "PA2")
     assert boundary_only.exit_code == 1
-    assert boundary_only.stderr == f"Found 1 problem (1 warning) in {SEEDBUG_FILES} files.\n"
+    assert boundary_only.stderr == f"Found 1 problem (1 error) in {SEEDBUG_FILES} files.\n"
 
 
 def test_per_file_ignores_from_the_config(seedbug: Path) -> None:
@@ -268,13 +274,14 @@ def test_unparsable_file_is_reported_and_the_rest_still_linted(seedbug: Path) ->
     assert run.exit_code == 1
     found = json.loads(run.stdout)["findings"]
     assert seedbug_findings(run.stdout) == [
-        ("PA000", "seedbug/mbepar/broken.py", 4),
+        ("PA000", "seedbug/mbepar/broken.py", 5),  # libcst stops at the line after `f(:`
         ("PA102", "seedbug/mbepar/core.py", 11),
         ("PA000", "seedbug/mbepar/libcst_rejects.py", 1),
         ("PA202", "seedbug/mbepar/parallel.py", 21),
         ("PA101", "seedbug/mbepar/settings.py", 10),
     ]
-    assert "line 4" in found[0]["message"] or "4:" in found[0]["message"]
+    assert found[0]["message"].startswith("cannot parse the file: ")
+    assert found[0]["fix"] == "fix the syntax error, or exclude the file"
     select_hides_no_parse_error = cli("lint", "seedbug", "--select", "PA102", "--format", "json")
     assert [rule for rule, _, _ in seedbug_findings(select_hides_no_parse_error.stdout)] == [
         "PA000",

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from pickle_audit.catalog import RULES
 from pickle_audit.cli import main
 from pickle_audit.config import Config
+from pickle_audit.lint.run import lint_paths
 
 REPO = Path(__file__).resolve().parent.parent
 RULES_DIR = REPO / "rules"
@@ -34,8 +35,6 @@ def example(rule_id: str, section: str) -> str:
 
 def lint_example(tmp_path: Path, rule_id: str, section: str) -> list[tuple[str, str]]:
     """Lint the example as its own one-file project; (rule, severity) of each finding."""
-    from pickle_audit.lint.run import lint_paths
-
     project = tmp_path / f"{rule_id.lower()}_{section.lower()}"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "example"\n')
@@ -63,6 +62,27 @@ def test_bad_example_is_flagged_with_its_rule(tmp_path: Path, rule_id: str) -> N
 @pytest.mark.parametrize("rule_id", sorted(RULES))
 def test_good_example_is_clean(tmp_path: Path, rule_id: str) -> None:
     assert lint_example(tmp_path, rule_id, "Good") == []
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "fixed", "broken"),
+    [
+        ("PA101", "self.factor = factor", "self.factor = lambda: factor"),
+        ("PA102", "list(self.nbodies_per_level.keys())", "self.nbodies_per_level.keys()"),
+        ("PA104", "[index * index for index in range(count)]", "(i * i for i in range(count))"),
+        ("PA302", 'if name.startswith("_"):', "if False:"),
+    ],
+)
+def test_good_example_with_its_fix_undone_is_flagged(
+    tmp_path: Path, rule_id: str, fixed: str, broken: str
+) -> None:
+    """The good examples really send their class to a worker: undoing the fix is caught."""
+    source = example(rule_id, "Good")
+    assert source.count(fixed) == 1
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "example.py").write_text(source.replace(fixed, broken))
+    result = lint_paths([tmp_path], Config(), tmp_path, use_cache=False, jobs=1)
+    assert [finding.rule for finding in result.findings] == [rule_id]
 
 
 def test_rule_command_prints_the_doc_and_lists_rules() -> None:
