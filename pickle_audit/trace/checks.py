@@ -114,6 +114,7 @@ class SpawnProbe:
         self.pickler = self._dumper.pickler
         self._loads_name = "dill" if serializer.name == "dill" else "pickle"
         preparation = multiprocessing.spawn.get_preparation_data("pickle-audit-spawn-check")
+        preparation.pop("authkey", None)  # the check needs no connection back to this process
         self._preparation = pickle.dumps(preparation)
         self._worker: subprocess.Popen[bytes] | None = None
 

@@ -8,6 +8,7 @@ as "compare the state instead" rather than as a crash.
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from pickle_audit.trace.parts import ATOMIC_TYPES
@@ -63,8 +64,6 @@ def _own_equality(a: Any, b: Any) -> bool | None:
 
 def _state(obj: Any) -> dict[str, Any]:
     """Instance `__dict__` and slot values, read without running user code."""
-    import types
-
     state: dict[str, Any] = {}
     for klass in type(obj).__mro__[:-1]:
         for name, descriptor in vars(klass).items():
@@ -73,10 +72,16 @@ def _state(obj: Any) -> dict[str, Any]:
                     state[name] = descriptor.__get__(obj, klass)
                 except AttributeError:  # an unset slot
                     continue
-    try:
-        instance_dict = object.__getattribute__(obj, "__dict__")
-    except AttributeError:
-        instance_dict = None
+    if isinstance(obj, BaseException):
+        # reading an exception's __dict__ creates one, which changes how it pickles
+        reduced = obj.__reduce__()
+        state["args"] = obj.args
+        instance_dict = reduced[2] if len(reduced) > 2 else None
+    else:
+        try:
+            instance_dict = object.__getattribute__(obj, "__dict__")
+        except AttributeError:
+            instance_dict = None
     if isinstance(instance_dict, dict):
         state.update(instance_dict)
     return state

@@ -76,6 +76,8 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
     code), so it can only be judged as a whole.
     """
     cls = type(obj)
+    if cls in ATOMIC_TYPES:
+        return []
     if cls is list or cls is tuple:
         return [(enumerate(obj), _item)]
     if cls is dict:
@@ -194,8 +196,12 @@ def _reduce_groups(obj: Any, reduced: Any) -> list[Group]:
     else:
         named.append((OWNER, func))
         arguments = list(args)
-    attributes = _attribute_values(obj)
-    named.extend(_name_by_identity(arguments, attributes, ".__getnewargs__()"))
+    attributes = _attribute_values(obj, state)
+    whole = next((name for name, value in attributes.items() if value is args), None)
+    if whole is not None:  # e.g. an exception's reduction passes self.args itself
+        named.extend((f".{whole}[{index}]", value) for index, value in enumerate(args))
+    else:
+        named.extend(_name_by_identity(arguments, attributes, ".__getnewargs__()"))
     named.extend(_state_parts(obj, state, attributes))
     groups: list[Group] = [(named, _literal)]
     if list_items is not None:
@@ -254,11 +260,13 @@ def _name_by_identity(
     return named
 
 
-def _attribute_values(obj: Any) -> dict[str, Any]:
+def _attribute_values(obj: Any, state: Any) -> dict[str, Any]:
     """Attributes readable without running user code: `__dict__` and C-level members.
 
     Properties and other Python descriptors are skipped on purpose: they may
-    have side effects, and the serializer does not call them either.
+    have side effects, and the serializer does not call them either. A state
+    dict stands in for `__dict__`, whose mere access creates an exception's
+    instance dict (and so changes how it pickles).
     """
     found: dict[str, Any] = {}
     for klass in reversed(type(obj).__mro__[:-1]):
@@ -270,10 +278,13 @@ def _attribute_values(obj: Any) -> dict[str, Any]:
                     found[name] = descriptor.__get__(obj, klass)
                 except Exception:
                     continue
-    try:
-        instance_dict = object.__getattribute__(obj, "__dict__")
-    except Exception:
-        instance_dict = None
+    if isinstance(state, dict) or isinstance(obj, BaseException):
+        instance_dict = state
+    else:
+        try:
+            instance_dict = object.__getattribute__(obj, "__dict__")
+        except Exception:
+            instance_dict = None
     if isinstance(instance_dict, dict):
         found.update((k, v) for k, v in instance_dict.items() if isinstance(k, str))
     if isinstance(obj, (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)):
