@@ -77,7 +77,7 @@ def _physical_location(path: str, line: int, column: int) -> dict:
 def _related(index: int, step: ChainStep) -> dict:
     return {
         "id": index,
-        "message": {"text": step.text},
+        "message": {"text": step.text.removeprefix("<- ")},  # the arrow is for text output
         "physicalLocation": _physical_location(step.path, step.line, step.column),
     }
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from gate_helpers import finding
+from lint_helpers import cli, copy_fixture
 
 from pickle_audit.annotations import escape_data, escape_property, render_github
 from pickle_audit.findings import ChainStep, LintResult
@@ -59,3 +64,28 @@ def test_properties_also_escape_colon_and_comma() -> None:
 
 def test_github_and_sarif_are_registered_formats() -> None:
     assert {"text", "json", "sarif", "github"} <= set(FORMATS)
+
+
+def test_cli_github_format_annotates_each_finding_of_the_seed_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(copy_fixture("seedbug", tmp_path))
+    run = cli("lint", "--format", "github")
+    assert run.exit_code == 1
+    findings = json.loads(cli("lint", "--format", "json").stdout)["findings"]
+    assert [(f["rule"], f["path"], f["line"]) for f in findings] == [
+        ("PA102", "mbepar/core.py", 11),
+        ("PA202", "mbepar/parallel.py", 21),
+        ("PA101", "mbepar/settings.py", 10),
+    ]
+    assert [line.split("::")[1] for line in run.stdout.splitlines()] == [
+        f"{f['severity']} file={f['path']},line={f['line']},col={f['column']},title={f['rule']}"
+        for f in findings
+    ]
+    assert run.stdout.splitlines()[0] == (
+        "::error file=mbepar/core.py,line=11,col=9,title=PA102::"
+        "dict view stored on FragmentCore.levels cannot be pickled"
+        "%0AFragmentCore reaches a worker via ParallelDriver.core (mbepar/parallel.py:14)"
+        "%0A<- pool.submit(self.run_fragment, ...) (mbepar/parallel.py:21)"
+        "%0Afix: store list(...) or tuple(...) instead of the view"
+    )

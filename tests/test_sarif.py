@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from gate_helpers import finding
+from lint_helpers import cli, copy_fixture
 
 from pickle_audit import __version__
 from pickle_audit.baseline import fingerprint
@@ -22,7 +23,7 @@ SCHEMA = json.loads(
 
 CHAIN = (
     ChainStep("Core reaches a worker via Driver.core", "pkg/driver.py", 14, 9),
-    ChainStep("pool.submit(self.run_fragment, job)", "pkg/driver.py", 21, 24),
+    ChainStep("<- pool.submit(self.run_fragment, job)", "pkg/driver.py", 21, 24),
 )
 
 
@@ -157,3 +158,36 @@ def test_uris_are_percent_encoded_and_relative_to_the_source_root(project: Path)
 def test_render_sarif_ends_with_a_newline(project: Path) -> None:
     text = render_sarif(LintResult(findings=(), files_checked=0, root=str(project)))
     assert text.endswith("}\n")
+
+
+def test_cli_sarif_for_the_seed_bug_validates_and_locates_each_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_fixture("seedbug", tmp_path)
+    monkeypatch.chdir(project)
+    run = cli("lint", "--format", "sarif")
+    assert run.exit_code == 1
+    log = json.loads(run.stdout)
+    validate(log)
+    results = log["runs"][0]["results"]
+    assert [
+        (
+            r["ruleId"],
+            r["level"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in results
+    ] == [
+        ("PA102", "error", "mbepar/core.py", 11),
+        ("PA202", "error", "mbepar/parallel.py", 21),  # error: the driver's state is unpicklable
+        ("PA101", "error", "mbepar/settings.py", 10),
+    ]
+    assert results[0]["relatedLocations"][-1]["physicalLocation"]["artifactLocation"] == {
+        "uri": "mbepar/parallel.py",
+        "uriBaseId": "%SRCROOT%",
+    }
+    baseline = cli("lint", "--write-baseline", "b.json")
+    assert baseline.exit_code == 0
+    recorded = {e["fingerprint"] for e in json.loads((project / "b.json").read_text())["entries"]}
+    assert {r["partialFingerprints"]["pickleAudit/v1"][:-2] for r in results} == recorded

@@ -153,7 +153,9 @@ class _Targets(cst.CSTVisitor):
 
 
 class _Rewrite(cst.CSTTransformer):
-    def __init__(self, stored: set[cst.CSTNode], calls: set[cst.CSTNode], lambdas: set[cst.CSTNode]) -> None:
+    def __init__(
+        self, stored: set[cst.CSTNode], calls: set[cst.CSTNode], lambdas: set[cst.CSTNode]
+    ) -> None:
         self.stored, self.calls, self.lambdas = stored, calls, lambdas
 
     @staticmethod

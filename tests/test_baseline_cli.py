@@ -1,0 +1,187 @@
+"""`--write-baseline` / `--baseline` / config `baseline` through the real CLI, on real files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import qcmanybody
+from lint_helpers import cli, copy_fixture
+
+CORE_VIEW = "        self.levels = self.nbodies_per_level.keys()\n"
+SETTINGS_LINE = "        self.settings = settings\n"
+NEW_VIEW = "        self.weights = self.nbodies_per_level.values()\n"
+
+
+@pytest.fixture
+def seedbug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of fixtures/seedbug, which is also the working directory."""
+    project = copy_fixture("seedbug", tmp_path)
+    monkeypatch.chdir(project)
+    return project
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def use_baseline_in_config(project: Path, name: str = "pickle-audit-baseline.json") -> None:
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write(f'baseline = "{name}"\n')
+
+
+def test_write_baseline_records_every_finding_and_exits_0(seedbug: Path) -> None:
+    written = cli("lint", "--write-baseline", "pickle-audit-baseline.json")
+    assert written.exit_code == 0
+    assert written.stdout == ""
+    assert written.stderr == "Wrote 3 findings to baseline pickle-audit-baseline.json.\n"
+    entries = json.loads((seedbug / "pickle-audit-baseline.json").read_text())["entries"]
+    assert [(e["rule"], e["path"], e["symbol"], e["snippet"], e["count"]) for e in entries] == [
+        ("PA102", "mbepar/core.py", "FragmentCore.levels", CORE_VIEW.strip(), 1),
+        ("PA202", "mbepar/parallel.py", entries[1]["symbol"], entries[1]["snippet"], 1),
+        (
+            "PA101",
+            "mbepar/settings.py",
+            "RunSettings.energy_transform",
+            "energy_transform: object = lambda energy: energy",
+            1,
+        ),
+    ]
+    assert "self.run_fragment" in entries[1]["snippet"]
+
+
+def test_baseline_passes_until_a_new_finding_appears(seedbug: Path) -> None:
+    assert cli("lint", "--write-baseline", "base.json").exit_code == 0
+    clean = cli("lint", "--baseline", "base.json")
+    assert (clean.exit_code, clean.stdout) == (0, "")
+
+    edit(seedbug / "mbepar/core.py", SETTINGS_LINE, SETTINGS_LINE + NEW_VIEW)
+    regressed = cli("lint", "--baseline", "base.json", "--format", "json")
+    assert regressed.exit_code == 1
+    findings = json.loads(regressed.stdout)["findings"]
+    assert [(f["rule"], f["path"], f["line"]) for f in findings] == [
+        ("PA102", "mbepar/core.py", 13)
+    ]
+
+
+def test_config_baseline_survives_moves_and_reformatting(seedbug: Path) -> None:
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    use_baseline_in_config(seedbug)
+    core = seedbug / "mbepar/core.py"
+    edit(
+        core,
+        "from itertools import combinations\n",
+        "import os\nfrom itertools import combinations\n\nSEP = os.sep\n",
+    )
+    edit(
+        core,
+        CORE_VIEW,
+        "        self.levels = (\n            self.nbodies_per_level.keys()  # levels\n        )\n",
+    )
+    moved = cli("lint")
+    assert (moved.exit_code, moved.stdout) == (0, "")
+    assert "stale" not in moved.stderr
+
+
+def test_a_copy_of_a_baselined_line_is_new(seedbug: Path) -> None:
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    use_baseline_in_config(seedbug)
+    edit(seedbug / "mbepar/core.py", CORE_VIEW, CORE_VIEW + CORE_VIEW)
+    doubled = cli("lint")
+    assert doubled.exit_code == 1
+    assert doubled.stdout.startswith(
+        "mbepar/core.py:12:9: PA102 dict view stored on FragmentCore.levels cannot be pickled\n"
+    )
+    assert "mbepar/core.py:11:" not in doubled.stdout
+
+
+def test_fixed_findings_are_reported_stale_then_pruned(seedbug: Path) -> None:
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    use_baseline_in_config(seedbug)
+    edit(
+        seedbug / "mbepar/core.py",
+        CORE_VIEW,
+        CORE_VIEW.replace("= self", "= list(self").replace("()\n", "())\n"),
+    )
+    fixed = cli("lint")
+    assert (fixed.exit_code, fixed.stdout) == (0, "")
+    assert (
+        "stale baseline entry (no longer found): PA102 mbepar/core.py FragmentCore.levels: "
+        "self.levels = self.nbodies_per_level.keys()\n"
+    ) in fixed.stderr
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    pruned = json.loads((seedbug / "pickle-audit-baseline.json").read_text())["entries"]
+    assert [e["rule"] for e in pruned] == ["PA202", "PA101"]
+    assert "stale" not in cli("lint").stderr
+
+
+def test_linting_one_file_does_not_call_other_files_entries_stale(seedbug: Path) -> None:
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    use_baseline_in_config(seedbug)
+    one = cli("lint", "mbepar/settings.py")
+    assert (one.exit_code, one.stdout) == (0, "")
+    assert "stale" not in one.stderr
+    assert (
+        cli(
+            "lint", "mbepar/settings.py", "--write-baseline", "pickle-audit-baseline.json"
+        ).exit_code
+        == 0
+    )
+    kept = json.loads((seedbug / "pickle-audit-baseline.json").read_text())["entries"]
+    assert [e["rule"] for e in kept] == ["PA102", "PA202", "PA101"]
+
+
+def test_missing_or_malformed_baseline_is_a_usage_error(seedbug: Path) -> None:
+    missing = cli("lint", "--baseline", "absent.json")
+    assert missing.exit_code == 2
+    assert "baseline file absent.json does not exist; create it with" in missing.stderr
+    (seedbug / "bad.json").write_text("{")
+    malformed = cli("lint", "--baseline", "bad.json")
+    assert malformed.exit_code == 2
+    assert "baseline bad.json is malformed (invalid JSON at line 1" in malformed.stderr
+
+
+@pytest.fixture(scope="module")
+def qcmanybody_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The installed qcmanybody 0.8.0 package as a project of its own."""
+    root = tmp_path_factory.mktemp("qcmb")
+    shutil.copytree(
+        Path(qcmanybody.__file__).parent,
+        root / "qcmanybody",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "qcmanybody-copy"\n\n'
+        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
+    )
+    return root
+
+
+def test_qcmanybody_baseline_round_trip(
+    qcmanybody_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(qcmanybody_project)
+    assert qcmanybody.__version__ == "0.8.0"
+    before = cli("lint", "--format", "json")
+    assert before.exit_code == 1
+    flagged = [(f["rule"], f["path"], f["line"]) for f in json.loads(before.stdout)["findings"]]
+    assert ("PA102", "qcmanybody/core.py", 120) in flagged
+    written = cli("lint", "--write-baseline", "pickle-audit-baseline.json")
+    assert written.exit_code == 0
+    gated = cli("lint", "--baseline", "pickle-audit-baseline.json")
+    assert (gated.exit_code, gated.stdout) == (0, "")
+    entries = json.loads((qcmanybody_project / "pickle-audit-baseline.json").read_text())["entries"]
+    assert {
+        "count": 1,
+        "fingerprint": entries[[e["symbol"] for e in entries].index("ManyBodyCore.mc_levels")][
+            "fingerprint"
+        ],
+        "path": "qcmanybody/core.py",
+        "rule": "PA102",
+        "snippet": "self.mc_levels = self.nbodies_per_mc_level.keys()",
+        "symbol": "ManyBodyCore.mc_levels",
+    } in entries

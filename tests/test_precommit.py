@@ -1,0 +1,158 @@
+"""Acceptance: the real pre-commit hook, installed from this checkout, gates a real repository.
+
+pre-commit builds the hook's own virtual environment by pip-installing this
+package (from a git copy of the current working tree), once per module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lint_helpers import FIXTURES, REPO
+
+pytestmark = pytest.mark.timeout(900)
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def git(cwd: Path, env: dict[str, str], *args: str) -> str:
+    done = run(["git", *args], cwd, env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def snapshot_checkout(target: Path, env: dict[str, str]) -> str:
+    """A git repository holding this checkout's working tree; returns its commit."""
+    listed = run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO, env
+    ).stdout
+    for name in sorted(set(filter(None, listed.split("\0")))):
+        source, copy = REPO / name, target / name
+        if not source.is_symlink() and not source.is_file():
+            continue  # deleted in the working tree
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, copy)
+    git(target, env, "init", "-q")
+    git(target, env, "add", "-A")
+    git(target, env, "commit", "-q", "-m", "snapshot")
+    return git(target, env, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture(scope="module")
+def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment whose PRE_COMMIT_HOME already holds the built hook."""
+    base = tmp_path_factory.mktemp("precommit")
+    env = {**os.environ, **GIT_IDENTITY, "PRE_COMMIT_HOME": str(base / "cache")}
+    env.pop("PRE_COMMIT", None)
+    source = base / "pickle-audit-src"
+    rev = snapshot_checkout(source, env)
+    env["HOOK_REPO"], env["HOOK_REV"] = str(source), rev
+    warmup = base / "warmup"
+    make_project(warmup, env)
+    installed = run([sys.executable, "-m", "pre_commit", "install-hooks"], warmup, env)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return env
+
+
+def make_project(root: Path, env: dict[str, str]) -> Path:
+    shutil.copytree(FIXTURES / "seedbug", root)
+    (root / ".pre-commit-config.yaml").write_text(
+        "repos:\n"
+        f"  - repo: {env['HOOK_REPO']}\n"
+        f"    rev: {env['HOOK_REV']}\n"
+        "    hooks:\n"
+        "      - id: pickle-audit\n"
+    )
+    (root / ".gitignore").write_text(".pickle-audit-cache/\n")
+    git(root, env, "init", "-q")
+    git(root, env, "add", "-A")
+    git(root, env, "commit", "-q", "-m", "project")
+    return root
+
+
+def pre_commit_all_files(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    git(root, env, "add", "-A")
+    return run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"], root, env
+    )
+
+
+def finding_lines(output: str) -> list[str]:
+    return [
+        line.split(" ")[0] + " " + line.split(" ")[1]
+        for line in output.splitlines()
+        if line.startswith("mbepar/")
+    ]
+
+
+def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) -> None:
+    env = hook_env
+    project = make_project(tmp_path / "project", env)
+    core = project / "mbepar" / "core.py"
+    original = core.read_text()
+    assert "        self.levels = self.nbodies_per_level.keys()\n" in original
+
+    first = pre_commit_all_files(project, env)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "mbepar/core.py:11:9: PA102" in first.stdout
+
+    baseline = run(
+        [
+            sys.executable,
+            "-m",
+            "pickle_audit",
+            "lint",
+            "--write-baseline",
+            "pickle-audit-baseline.json",
+        ],
+        project,
+        env,
+    )
+    assert baseline.returncode == 0, baseline.stderr
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('baseline = "pickle-audit-baseline.json"\n')
+    adopted = pre_commit_all_files(project, env)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+
+    core.write_text(
+        original.replace(
+            "        self.settings = settings\n",
+            "        self.settings = settings\n"
+            "        self.weights = self.nbodies_per_level.values()\n",
+        )
+    )
+    regressed = pre_commit_all_files(project, env)
+    assert regressed.returncode == 1, regressed.stdout + regressed.stderr
+    assert finding_lines(regressed.stdout) == ["mbepar/core.py:13:9: PA102"]
+
+    core.write_text(
+        original.replace(
+            '"""Which fragments a many-body expansion computes."""\n',
+            '"""Which fragments a many-body expansion computes."""\n\n'
+            "# Levels are keyed by model chemistry.\nDEFAULT_LEVEL = 'mp2'\n",
+        ).replace(
+            "        self.levels = self.nbodies_per_level.keys()\n",
+            "        self.levels = (\n"
+            "            self.nbodies_per_level.keys()  # all levels\n"
+            "        )\n",
+        )
+    )
+    reformatted = pre_commit_all_files(project, env)
+    assert reformatted.returncode == 0, reformatted.stdout + reformatted.stderr
