@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import qcmanybody
+
 from pickle_audit.catalog import get_rule
 from pickle_audit.findings import ChainStep, Finding
 
@@ -31,3 +36,21 @@ def finding(
         symbol=symbol,
         snippet=snippet,
     )
+
+
+def copy_qcmanybody(root: Path) -> Path:
+    """The installed qcmanybody 0.8.0 package as a project of its own under `root`.
+
+    Its pyproject names ManyBodyCore as a boundary class, the way a user whose
+    parallel driver pickles the core would configure it.
+    """
+    shutil.copytree(
+        Path(qcmanybody.__file__).parent,
+        root / "qcmanybody",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "qcmanybody-copy"\n\n'
+        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
+    )
+    return root

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import qcmanybody
+from gate_helpers import copy_qcmanybody
 from lint_helpers import cli, copy_fixture
 
 CORE_VIEW = "        self.levels = self.nbodies_per_level.keys()\n"
@@ -147,18 +147,7 @@ def test_missing_or_malformed_baseline_is_a_usage_error(seedbug: Path) -> None:
 
 @pytest.fixture(scope="module")
 def qcmanybody_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The installed qcmanybody 0.8.0 package as a project of its own."""
-    root = tmp_path_factory.mktemp("qcmb")
-    shutil.copytree(
-        Path(qcmanybody.__file__).parent,
-        root / "qcmanybody",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    (root / "pyproject.toml").write_text(
-        '[project]\nname = "qcmanybody-copy"\n\n'
-        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
-    )
-    return root
+    return copy_qcmanybody(tmp_path_factory.mktemp("qcmb"))
 
 
 def test_qcmanybody_baseline_round_trip(
@@ -175,13 +164,10 @@ def test_qcmanybody_baseline_round_trip(
     gated = cli("lint", "--baseline", "pickle-audit-baseline.json")
     assert (gated.exit_code, gated.stdout) == (0, "")
     entries = json.loads((qcmanybody_project / "pickle-audit-baseline.json").read_text())["entries"]
-    assert {
-        "count": 1,
-        "fingerprint": entries[[e["symbol"] for e in entries].index("ManyBodyCore.mc_levels")][
-            "fingerprint"
-        ],
-        "path": "qcmanybody/core.py",
+    (mc_levels,) = [e for e in entries if e["symbol"] == "ManyBodyCore.mc_levels"]
+    assert {key: mc_levels[key] for key in ("rule", "path", "snippet", "count")} == {
         "rule": "PA102",
+        "path": "qcmanybody/core.py",
         "snippet": "self.mc_levels = self.nbodies_per_mc_level.keys()",
-        "symbol": "ManyBodyCore.mc_levels",
-    } in entries
+        "count": 1,
+    }

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import qcmanybody
+from gate_helpers import copy_qcmanybody
 from lint_helpers import cli, copy_fixture, write_project
 
 LAMBDA_PROJECT = {
@@ -89,15 +88,7 @@ def test_forwarding_lambda_at_a_process_pool_becomes_the_function(
 def test_qcmanybody_fix_diff_shows_the_mc_levels_rewrite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copytree(
-        Path(qcmanybody.__file__).parent,
-        tmp_path / "qcmanybody",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "qcmanybody-copy"\n\n'
-        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
-    )
+    copy_qcmanybody(tmp_path)
     monkeypatch.chdir(tmp_path)
     before = (tmp_path / "qcmanybody/core.py").read_text()
     preview = cli("lint", "--fix", "--diff")
