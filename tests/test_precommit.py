@@ -113,6 +113,28 @@ def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) 
     assert first.returncode == 1, first.stdout + first.stderr
     assert "mbepar/core.py:11:9: PA102" in first.stdout
 
+    # One file passed (a commit touching only core.py): only its finding is reported,
+    # but the chain shows the index still saw parallel.py, where the pool is.
+    one_file = run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "run",
+            "--files",
+            "mbepar/core.py",
+            "--color",
+            "never",
+        ],
+        project,
+        env,
+    )
+    assert one_file.returncode == 1, one_file.stdout + one_file.stderr
+    assert finding_lines(one_file.stdout) == ["mbepar/core.py:11:9: PA102"]
+    assert "FragmentCore reaches a worker via ParallelDriver.core (mbepar/parallel.py:14)" in (
+        one_file.stdout
+    )
+
     baseline = run(
         [
             sys.executable,
