@@ -33,7 +33,8 @@ def copy_parts(target: Path) -> None:
             shutil.copy2(source, target / part)
 
 
-def unparsable(files: list[Path]) -> set[Path]:
+def rejected_by_libcst(files: list[Path]) -> set[Path]:
+    """Files libcst's parser refuses (a syntax error, or a literal too deep to parse)."""
     rejected = set()
     for path in files:
         try:
@@ -61,7 +62,7 @@ def test_stdlib_slice_with_all_classes(tmp_path: Path, monkeypatch: pytest.Monke
     parse_errors = {
         Path(finding["path"]).resolve() for finding in findings if finding["rule"] == "PA000"
     }
-    assert parse_errors == {path.resolve() for path in unparsable(files)}
+    assert parse_errors == {path.resolve() for path in rejected_by_libcst(files)}
     assert project.joinpath("json", "rejected_by_libcst.py").resolve() in parse_errors
     assert run.stderr.strip().endswith(f"in {len(files)} files.") or run.stderr.strip() == (
         f"All checked: {len(files)} files, no problems."
