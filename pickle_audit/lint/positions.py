@@ -9,6 +9,7 @@ forward (the extractor asks in document order).
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -46,14 +47,36 @@ class _RecordingState(CodegenState):
             self.ends[id(node)] = len(self.tokens)
 
 
+def _generate(module: cst.Module) -> _RecordingState:
+    """Run code generation, with a deeper stack for deeply nested literals.
+
+    The parser copes with `pydoc_data/topics.py` (thousands of implicitly
+    concatenated strings), but generating its code recurses once per string; a
+    temporarily higher limit is safe because these frames are pure Python.
+    """
+    for limit in (0, 60_000):
+        state = _RecordingState(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
+        previous = sys.getrecursionlimit()
+        try:
+            if limit > previous:
+                sys.setrecursionlimit(limit)
+            module._codegen(state)
+            return state
+        except RecursionError:
+            if limit:
+                raise
+        finally:
+            sys.setrecursionlimit(previous)
+    raise AssertionError("unreachable")
+
+
 class SourcePositions:
     """Answers "where does this node start" and "what is its source text"."""
 
     def __init__(self, module: cst.Module) -> None:
-        state = _RecordingState(
-            default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        module._codegen(state)
+        state = _generate(module)
         self._tokens = state.tokens
         self._starts = state.starts
         self._ends = state.ends

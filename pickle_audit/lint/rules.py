@@ -17,7 +17,7 @@ from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import InitFact, ModuleFacts, ValueFact
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
-from pickle_audit.lint.values import ValueContext, ValueProblem, judge
+from pickle_audit.lint.values import ValueContext, ValueProblem, judge, judge_all
 
 _BUILTIN_EXCEPTIONS = frozenset(
     f"builtins.{name}"
@@ -249,11 +249,9 @@ class RuleRunner:
             if boundary.iterates_arguments and value.kind != "container":
                 candidates = ()
             for candidate in candidates:
-                problem = judge(candidate, serializer, ctx)
-                if problem is not None:
-                    message = (
-                        f"{problem.what} passed to {call.text} cannot be pickled"
-                        + _suffix(serializer)
+                for problem in judge_all(candidate, serializer, ctx):
+                    message = f"{problem.what} passed to {call.text} cannot be pickled" + _suffix(
+                        serializer
                     )
                     yield make_finding(problem.rule, where, message, chain)
 

@@ -7,6 +7,7 @@ locks and files; nothing pickles a generator or a socket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pickle_audit.lint.facts import ModuleFacts, ValueFact
@@ -161,15 +162,26 @@ class ValueContext:
 
 def judge(value: ValueFact | None, serializer: str, ctx: ValueContext) -> ValueProblem | None:
     """The first reason `value` cannot be serialized by `serializer`, or None."""
+    return next(judge_all(value, serializer, ctx), None)
+
+
+def judge_all(
+    value: ValueFact | None, serializer: str, ctx: ValueContext
+) -> Iterator[ValueProblem]:
+    """Every reason, one per bad element of a literal container."""
     if value is None:
-        return None
-    kind = value.kind
-    if kind == "container" or kind == "partial":
+        return
+    if value.kind in ("container", "partial"):
         for item in value.items:
-            problem = judge(item, serializer, ctx)
-            if problem is not None:
-                return problem
-        return None
+            yield from judge_all(item, serializer, ctx)
+        return
+    problem = _judge_single(value, serializer, ctx)
+    if problem is not None:
+        yield problem
+
+
+def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> ValueProblem | None:
+    kind = value.kind
     if kind == "call":
         return _judge_call(value.name, serializer, ctx)
     if kind == "name":
