@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lint_helpers import FIXTURES, REPO, cli, copy_fixture
+from lint_helpers import REPO, cli, copy_fixture
 
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep, Finding, LintResult
@@ -223,7 +223,9 @@ def test_installed_console_script_on_the_bundled_fixture() -> None:
     assert run.returncode == 1, run.stderr
     assert run.stdout == SEEDBUG_TEXT.replace("seedbug/", "fixtures/seedbug/")
     assert run.stderr == f"Found 3 problems (3 errors) in {SEEDBUG_FILES} files.\n"
-    assert not (FIXTURES / "seedbug" / ".pickle-audit-cache").exists()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ pickle-audit lint fixtures/seedbug\n", 1)[1].split("```", 1)[0]
+    assert shown == run.stdout + run.stderr, "README's lint example is out of date"
 
 
 # --- choosing what is reported ------------------------------------------------------------
