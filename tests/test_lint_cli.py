@@ -356,3 +356,42 @@ def test_parallel_and_serial_runs_agree(seedbug: Path) -> None:
     serial = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=1)
     parallel = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=os.cpu_count())
     assert serial == parallel
+
+
+# --- the real thing: qcmanybody 0.8.0 as installed ---------------------------------------
+
+
+def test_installed_qcmanybody_reports_the_stored_view_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qcmanybody  # the `qc` extra, part of `test`: never skipped
+
+    assert qcmanybody.__version__ == "0.8.0"
+    package = Path(qcmanybody.__file__).parent
+    project = tmp_path / "qcmb"
+    shutil.copytree(package, project / "qcmanybody", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "pyproject.toml").write_text(
+        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
+    )
+    core_lines = (project / "qcmanybody" / "core.py").read_text().splitlines()
+    stored = core_lines.index("        self.mc_levels = self.nbodies_per_mc_level.keys()") + 1
+    declared = core_lines.index("class ManyBodyCore:") + 1
+    monkeypatch.chdir(tmp_path)
+
+    run = cli("lint", "qcmb", "--format", "json", "--no-cache")
+
+    assert run.exit_code == 1
+    assert json.loads(run.stdout)["findings"] == [
+        {
+            "rule": "PA102",
+            "severity": "error",
+            "path": "qcmb/qcmanybody/core.py",
+            "line": stored,
+            "column": 9,
+            "message": "dict view stored on ManyBodyCore.mc_levels cannot be pickled",
+            "chain": [
+                f"ManyBodyCore is listed in boundary-classes (qcmb/qcmanybody/core.py:{declared})"
+            ],
+            "fix": "store list(...) or tuple(...) instead of the view",
+        }
+    ]
