@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from lint_helpers import REPO, cli, copy_fixture
 
+from pickle_audit import assert_picklable
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep, Finding, LintResult
 from pickle_audit.lint.facts import extract_facts
@@ -342,14 +343,18 @@ def test_diff_previews_and_fix_rewrites(seedbug: Path) -> None:
 
 
 def test_facts_and_findings_survive_pickling(seedbug: Path) -> None:
-    source = (seedbug / "mbepar" / "core.py").read_text()
-    facts = extract_facts(source, "seedbug/mbepar/core.py", "mbepar.core")
-    assert pickle.loads(pickle.dumps(facts)) == facts
-    assert facts.find_attribute("FragmentCore", "levels").line == 11
+    for module in ("core", "parallel", "settings"):  # classes, boundaries, dataclass fields
+        path = f"seedbug/mbepar/{module}.py"
+        facts = extract_facts(Path(path).read_text(), path, f"mbepar.{module}")
+        assert pickle.loads(pickle.dumps(facts)) == facts
+        assert_picklable(facts, name="facts", roundtrip=True)
+        if module == "core":
+            assert facts.find_attribute("FragmentCore", "levels").line == 11
 
     result = lint_paths([seedbug], Config(), seedbug, use_cache=False, jobs=2)
     assert len(result.findings) == 3
     assert pickle.loads(pickle.dumps(result)) == result
+    assert_picklable(result, name="result", roundtrip=True)
 
 
 def test_parallel_and_serial_runs_agree(seedbug: Path) -> None:
