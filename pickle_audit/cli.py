@@ -219,3 +219,93 @@ def rule_doc(rule_id: str) -> str:
         .joinpath(f"{rule_id}.md")
         .read_text("utf-8")
     )
+
+
+_SERIALIZER_CHOICE = click.Choice(["pickle", "cloudpickle", "dill"])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--serializer",
+    type=_SERIALIZER_CHOICE,
+    default=None,
+    help="Judge every payload by this serializer [default: each boundary's own].",
+)
+@click.option("--keep-going", is_flag=True, help="Record every bad payload instead of stopping.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file [default: stderr, apart from the script's stdout].",
+)
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[ARGS]...")
+def trace(
+    serializer: str | None,
+    keep_going: bool,
+    fmt: str,
+    output: Path | None,
+    script: Path,
+    script_args: tuple[str, ...],
+) -> None:
+    """Run SCRIPT as __main__ and audit every payload at a process boundary.
+
+    Stops at the first bad payload (exit 1) naming the call site, unless
+    --keep-going; a clean run exits with the script's own status.
+    """
+    from pickle_audit.trace.runner import run_script
+    from pickle_audit.trace.serializers import SerializerUnavailable, get_serializer
+
+    try:
+        if serializer is not None:
+            get_serializer(serializer)
+    except SerializerUnavailable as error:
+        raise UsageProblem(str(error)) from None
+    outcome = run_script(script, list(script_args), serializer=serializer, keep_going=keep_going)
+    text = outcome.format_json() if fmt == "json" else outcome.format_text()
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    elif fmt == "json" or outcome.violations:
+        click.echo(text, err=True)
+    raise SystemExit(outcome.status)
+
+
+@main.command()
+@click.argument("target", metavar="MODULE:EXPR")
+@click.option("--serializer", type=_SERIALIZER_CHOICE, default="pickle", show_default=True)
+@click.option("--roundtrip", is_flag=True, help="Also load the bytes back and compare.")
+@click.option("--spawn", is_flag=True, help="Also load the bytes in a fresh interpreter.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def check(target: str, serializer: str, roundtrip: bool, spawn: bool, fmt: str) -> None:
+    """Import MODULE, evaluate EXPR in it and audit the value (exit 0 clean, 1 problems)."""
+    import sys
+
+    from pickle_audit.trace.audit import audit
+    from pickle_audit.trace.serializers import SerializerUnavailable
+
+    module_name, _, expression = target.partition(":")
+    if not module_name or not expression:
+        raise UsageProblem(f"expected MODULE:EXPR (e.g. mypkg.tasks:make_task()), got {target!r}")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # like `python -m`: the working directory imports
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise UsageProblem(
+            f"cannot import {module_name!r}: {type(error).__name__}: {error}"
+        ) from None
+    try:
+        value = eval(expression, vars(module))
+    except Exception as error:
+        raise UsageProblem(
+            f"cannot evaluate {expression!r} in module {module_name}:"
+            f" {type(error).__name__}: {error}"
+        ) from None
+    try:
+        report = audit(
+            value, name=expression, serializer=serializer, roundtrip=roundtrip, spawn=spawn
+        )
+    except SerializerUnavailable as error:
+        raise UsageProblem(str(error)) from None
+    click.echo(report.to_json() if fmt == "json" else report.format())
+    raise SystemExit(0 if report.ok else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Sequence
 from typing import Any
 
 from pickle_audit.catalog import get_rule, qualified_type_name, rule_for_value
@@ -47,7 +48,7 @@ def audit(
     try:
         size = len(profile.dumps(obj))
     except Exception as error:
-        leaves = Walker(profile, probe.pickler, probe).walk(obj, name, error)
+        leaves = Walker(profile, probe.pickler, probe).walk([(obj, name, error)])
         problems = describe(leaves, check="dump")
         return AuditReport(name, profile.name, problems, None, list)
     problems = []
@@ -72,7 +73,27 @@ def _walk_with(probe: Any, obj: Any, name: str, profile: Serializer, check: str)
     error = probe(obj)
     if error is None:
         return []
-    return describe(Walker(profile, probe.pickler, probe).walk(obj, name, error), check)
+    return describe(Walker(profile, probe.pickler, probe).walk([(obj, name, error)]), check)
+
+
+def audit_payload(
+    roots: Sequence[tuple[str, Any]], *, serializer: str = "pickle", protocol: int | None = None
+) -> list[Problem]:
+    """Audit the values one boundary call sends (`fn`, `args[0]`, ...) as one payload.
+
+    The roots share one memo, so a bad value reachable from two of them (a
+    bound method's instance also passed as an argument) is reported once.
+    """
+    profile = get_serializer(serializer, protocol)
+    probe = DumpProbe(profile)
+    failing = []
+    for name, value in roots:
+        error = probe(value)
+        if error is not None:
+            failing.append((value, name, error))
+    if not failing:
+        return []
+    return describe(Walker(profile, probe.pickler, probe).walk(failing), check="dump")
 
 
 def describe(leaves: list[Leaf], check: str) -> list[Problem]:

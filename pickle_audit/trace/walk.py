@@ -130,14 +130,20 @@ class Walker:
         self._stack: list[_Frame] = []
         self._leaves: list[Leaf] = []
 
-    def walk(self, root: Any, name: str, error: BaseException) -> list[Leaf]:
-        """All bad leaves below `root`, which failed its own probe with `error`."""
-        self._enter(root, (None, name), None, error)
-        while self._stack:
-            frame = self._stack[-1]
-            if not self._advance(frame):
-                self._stack.pop()
-                self._finish(frame)
+    def walk(self, roots: list[tuple[Any, str, BaseException]]) -> list[Leaf]:
+        """All bad leaves below the roots, each given as (value, name, its probe's error).
+
+        Roots share one memo, so a value reachable from several is reported once.
+        """
+        for root, name, error in roots:
+            if id(root) in self._status:
+                continue
+            self._enter(root, (None, name), None, error)
+            while self._stack:
+                frame = self._stack[-1]
+                if not self._advance(frame):
+                    self._stack.pop()
+                    self._finish(frame)
         return self._leaves
 
     def _enter(self, obj: Any, path: Path, holder: Any, error: Any) -> None:

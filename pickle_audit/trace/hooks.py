@@ -1,0 +1,365 @@
+"""Interception of process boundaries, for `pickle-audit trace script.py`.
+
+Every call that hands values to another process (pool submit/map/apply,
+Process.start, queue put, Connection.send, Dask and loky submit/map) is wrapped
+so the payload is audited with that boundary's serializer *before* the real
+call pickles it. Calls made by the libraries themselves (an executor's map
+calling its own submit, a pool starting its workers) are let through: only the
+user's call sites are judged. Everything patched is restored on exit, and
+modules imported later (Dask, loky) are patched as they are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
+import os
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pickle_audit.findings import Problem
+from pickle_audit.trace.source import display_path
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where values leave the process, and which parameters carry them."""
+
+    module: str
+    owner: str  # class name in `module`
+    method: str
+    serializer: str
+    fn: str | None = None  # the parameter holding the callable
+    args: str | None = None  # the parameter holding positional payload values
+    args_kind: str = "varargs"  # varargs | tuple | iterable | iterables | value
+    kwargs: str | None = None  # the parameter holding keyword payload values
+    exclude: tuple[str, ...] = ()  # keyword parameters that configure, not carry
+    public_owner: str | None = None  # the documented class, when `owner` is a private base
+
+    @property
+    def label(self) -> str:
+        return f"{self.public_owner or self.owner}.{self.method}"
+
+
+def _pool(method: str, kind: str) -> Boundary:
+    if kind == "apply":
+        return Boundary(
+            "multiprocessing.pool", "Pool", method, "pickle", "func", "args", "tuple", "kwds"
+        )
+    return Boundary("multiprocessing.pool", "Pool", method, "pickle", "func", "iterable", kind)
+
+
+def _executor(module: str, owner: str, serializer: str) -> tuple[Boundary, ...]:
+    return (
+        Boundary(module, owner, "submit", serializer, "fn", "args", "varargs", "kwargs"),
+        Boundary(module, owner, "map", serializer, "fn", "iterables", "iterables"),
+    )
+
+
+_DASK_OPTIONS = (
+    "key",
+    "workers",
+    "resources",
+    "retries",
+    "priority",
+    "fifo_timeout",
+    "allow_other_workers",
+    "actor",
+    "actors",
+    "pure",
+    "batch_size",
+)
+
+BOUNDARIES: tuple[Boundary, ...] = (
+    *_executor("concurrent.futures.process", "ProcessPoolExecutor", "pickle"),
+    _pool("apply", "apply"),
+    _pool("apply_async", "apply"),
+    _pool("map", "iterable"),
+    _pool("map_async", "iterable"),
+    _pool("imap", "iterable"),
+    _pool("imap_unordered", "iterable"),
+    _pool("starmap", "iterable"),
+    _pool("starmap_async", "iterable"),
+    Boundary("multiprocessing.process", "BaseProcess", "start", "pickle", public_owner="Process"),
+    Boundary("multiprocessing.queues", "Queue", "put", "pickle", None, "obj", "value"),
+    Boundary("multiprocessing.queues", "JoinableQueue", "put", "pickle", None, "obj", "value"),
+    Boundary("multiprocessing.queues", "SimpleQueue", "put", "pickle", None, "obj", "value"),
+    Boundary(
+        "multiprocessing.connection",
+        "_ConnectionBase",
+        "send",
+        "pickle",
+        None,
+        "obj",
+        "value",
+        public_owner="Connection",
+    ),
+    Boundary(
+        "distributed.client",
+        "Client",
+        "submit",
+        "cloudpickle",
+        "func",
+        "args",
+        "varargs",
+        "kwargs",
+        _DASK_OPTIONS,
+    ),
+    Boundary(
+        "distributed.client",
+        "Client",
+        "map",
+        "cloudpickle",
+        "func",
+        "iterables",
+        "iterables",
+        "kwargs",
+        _DASK_OPTIONS,
+    ),
+    *_executor("loky.process_executor", "ProcessPoolExecutor", "cloudpickle"),
+    *_executor("joblib.externals.loky.process_executor", "ProcessPoolExecutor", "cloudpickle"),
+)
+
+# Always present: patched up front. The rest are patched when (if) imported.
+_STDLIB_MODULES = (
+    "concurrent.futures.process",
+    "multiprocessing.pool",
+    "multiprocessing.process",
+    "multiprocessing.queues",
+    "multiprocessing.connection",
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A bad payload at one boundary call."""
+
+    boundary: str  # e.g. "ProcessPoolExecutor.submit"
+    call_site: str  # "file:line" of the user's call
+    serializer: str
+    problems: tuple[Problem, ...]
+
+
+class PayloadRejected(BaseException):
+    """Stops the traced script at a bad boundary call.
+
+    A BaseException, like KeyboardInterrupt, so the script's own `except
+    Exception` blocks do not swallow it while `with` blocks still shut pools down.
+    """
+
+    def __init__(self, violation: Violation) -> None:
+        super().__init__(f"{violation.call_site}: bad payload for {violation.boundary}")
+        self.violation = violation
+
+
+@dataclass
+class Interceptions:
+    """What the interceptor saw; filled while the script runs."""
+
+    violations: list[Violation] = field(default_factory=list)
+    payloads_checked: int = 0
+
+
+def _library_roots() -> tuple[str, ...]:
+    """Directories whose frames are library internals, never the user's call site."""
+    import multiprocessing
+
+    import pickle_audit
+
+    roots = [
+        os.path.dirname(multiprocessing.__file__),
+        os.path.join(sysconfig.get_paths()["stdlib"], "concurrent"),
+        os.path.join(sysconfig.get_paths()["stdlib"], "runpy.py"),
+        os.path.dirname(pickle_audit.__file__),
+        os.path.join(sysconfig.get_paths()["stdlib"], "threading.py"),
+    ]
+    for name in ("distributed", "dask", "loky", "joblib", "tornado", "asyncio"):
+        spec = importlib.util.find_spec(name) if name not in sys.modules else None
+        origin = getattr(sys.modules.get(name), "__file__", None) or (spec and spec.origin)
+        if origin:
+            roots.append(os.path.dirname(origin))
+    return tuple(os.path.realpath(root) for root in roots)
+
+
+class Interceptor:
+    """Context manager: audit every payload at a process boundary while active."""
+
+    def __init__(self, *, serializer: str | None = None, keep_going: bool = False) -> None:
+        self.result = Interceptions()
+        self._serializer_override = serializer
+        self._keep_going = keep_going
+        self._patched: list[tuple[type, str, Any]] = []
+        self._finder: _PatchOnImport | None = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._library_roots = _library_roots()
+
+    def __enter__(self) -> Interceptor:
+        for module_name in _STDLIB_MODULES:
+            self._patch_module(importlib.import_module(module_name))
+        pending = {b.module for b in BOUNDARIES} - set(_STDLIB_MODULES)
+        for module_name in sorted(pending):
+            if module_name in sys.modules:
+                self._patch_module(sys.modules[module_name])
+        self._finder = _PatchOnImport(pending - set(sys.modules), self._patch_module)
+        sys.meta_path.insert(0, self._finder)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._finder is not None and self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
+
+    def _patch_module(self, module: Any) -> None:
+        for boundary in BOUNDARIES:
+            if boundary.module != module.__name__:
+                continue
+            owner = getattr(module, boundary.owner, None)
+            original = owner.__dict__.get(boundary.method) if owner is not None else None
+            if original is None:
+                continue
+            self._patched.append((owner, boundary.method, original))
+            setattr(owner, boundary.method, self._wrap(boundary, original))
+
+    def _wrap(self, boundary: Boundary, original: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(original)
+        interceptor = self
+
+        def intercepted(*args: Any, **kwargs: Any) -> Any:
+            caller = sys._getframe(1).f_code.co_filename
+            if os.getpid() != interceptor._pid or interceptor._is_library(caller):
+                return original(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            roots = _payload_roots(boundary, bound)
+            interceptor._check(boundary, roots)
+            return original(*bound.args, **bound.kwargs)
+
+        intercepted.__wrapped__ = original  # type: ignore[attr-defined]
+        intercepted.__name__ = getattr(original, "__name__", boundary.method)
+        intercepted.__qualname__ = getattr(original, "__qualname__", boundary.label)
+        return intercepted
+
+    def _is_library(self, filename: str) -> bool:
+        if filename.startswith("<"):
+            return True
+        real = os.path.realpath(filename)
+        return any(real == root or real.startswith(root + os.sep) for root in self._library_roots)
+
+    def _call_site(self) -> str:
+        frame = sys._getframe(2)
+        while frame is not None and self._is_library(frame.f_code.co_filename):
+            frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return "<unknown>"
+        return f"{display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+    def _check(self, boundary: Boundary, roots: list[tuple[str, Any]]) -> None:
+        from pickle_audit.trace.audit import audit_payload
+
+        serializer = self._serializer_override or boundary.serializer
+        problems = audit_payload(roots, serializer=serializer)
+        with self._lock:
+            self.result.payloads_checked += 1
+        if not problems:
+            return
+        violation = Violation(boundary.label, self._call_site(), serializer, tuple(problems))
+        with self._lock:
+            self.result.violations.append(violation)
+        if not self._keep_going:
+            raise PayloadRejected(violation)
+
+
+def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tuple[str, Any]]:
+    """Name what the call sends: `fn`, `args[i]`, `kwargs['k']`; materialise lazy iterables.
+
+    Iterables handed to map-like calls are turned into lists (in `bound`, too,
+    so the real call gets the very values that were audited).
+    """
+    arguments = bound.arguments
+    if boundary.method == "start":
+        process = next(iter(arguments.values()))
+        return _process_roots(process)
+    roots: list[tuple[str, Any]] = []
+    if boundary.fn is not None and boundary.fn in arguments:
+        roots.append(("fn", arguments[boundary.fn]))
+    if boundary.args is not None and boundary.args in arguments:
+        value = arguments[boundary.args]
+        if boundary.args_kind == "iterable":
+            value = arguments[boundary.args] = list(value)
+            roots.append(("args[0]", value))
+        elif boundary.args_kind == "iterables":
+            value = arguments[boundary.args] = tuple(list(item) for item in value)
+            roots.extend((f"args[{i}]", item) for i, item in enumerate(value))
+        elif boundary.args_kind == "value":
+            roots.append(("args[0]", value))
+        else:
+            roots.extend((f"args[{i}]", item) for i, item in enumerate(value or ()))
+    if boundary.kwargs is not None and boundary.kwargs in arguments:
+        keywords = arguments[boundary.kwargs] or {}
+        roots.extend(
+            (f"kwargs[{key!r}]", value)
+            for key, value in keywords.items()
+            if key not in boundary.exclude
+        )
+    return roots
+
+
+def _process_roots(process: Any) -> list[tuple[str, Any]]:
+    """A Process sends its target and arguments (pickled under spawn/forkserver)."""
+    target = getattr(process, "_target", None)
+    if target is None:
+        return []
+    roots: list[tuple[str, Any]] = [("fn", target)]
+    roots.extend((f"args[{i}]", value) for i, value in enumerate(process._args))
+    roots.extend((f"kwargs[{key!r}]", value) for key, value in process._kwargs.items())
+    return roots
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Runs `callback(module)` right after one of `names` is first imported."""
+
+    def __init__(self, names: set[str], callback: Callable[[Any], None]) -> None:
+        self._names = set(names)
+        self._callback = callback
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self._names:
+            return None
+        self._names.discard(fullname)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original_exec = loader.exec_module
+        callback = self._callback
+
+        def exec_module(module: Any) -> None:
+            original_exec(module)
+            callback(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def iter_violation_lines(violation: Violation) -> Iterator[str]:
+    from pickle_audit.trace.report import format_problem
+
+    count = len(violation.problems)
+    noun = "problem" if count == 1 else "problems"
+    yield (
+        f"{violation.call_site}: {violation.boundary}(...) sends a payload that cannot be"
+        f" pickled with {violation.serializer}: {count} {noun}"
+    )
+    for problem in violation.problems:
+        yield from format_problem(problem)
