@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,34 @@ def test_qcmanybody_baseline_round_trip(
         "snippet": "self.mc_levels = self.nbodies_per_mc_level.keys()",
         "count": 1,
     }
+
+
+def test_ruff_format_keeps_baselined_findings_matched(seedbug: Path) -> None:
+    core = seedbug / "mbepar/core.py"
+    edit(
+        core,
+        CORE_VIEW,
+        "        self.levels=self.nbodies_per_level .keys( )\n"
+        "        self.level_table = { 'mp2' : self.nbodies_per_level['mp2'], "
+        "'hf': self.nbodies_per_level['mp2'][:1] }.items()\n",
+    )
+    flagged = cli("lint").stdout
+    assert "mbepar/core.py:11:9: PA102 dict view stored on FragmentCore.levels" in flagged
+    assert "mbepar/core.py:12:9: PA102 dict view stored on FragmentCore.level_table" in flagged
+    assert cli("lint", "--write-baseline", "pickle-audit-baseline.json").exit_code == 0
+    use_baseline_in_config(seedbug)
+    before = core.read_text()
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "88", str(core)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stderr
+    after = core.read_text()
+    assert after != before
+    assert "        self.levels = self.nbodies_per_level.keys()\n" in after
+    assert '        self.level_table = {\n            "mp2": ' in after
+    relinted = cli("lint")
+    assert (relinted.exit_code, relinted.stdout) == (0, "")
+    assert "stale" not in relinted.stderr
