@@ -130,16 +130,21 @@ def split_selectors(text: str) -> list[str]:
 
 
 def matches_any(relative_path: str, globs: Iterable[str]) -> bool:
-    """Whether a root-relative posix path, or one of its folders, matches a glob.
+    """Whether a root-relative posix path matches one of the globs, gitignore-style.
 
-    Matching folders too lets `exclude = ["build", "tests/data"]` drop
-    everything below them, the way users expect from ruff and flake8.
+    A glob without `/` matches any single file or folder name (`build`,
+    `conftest.py`, `*_pb2.py`); a glob with `/` matches the path from the root
+    or one of its folders (`tests/data`, `tests/*`), so excluding a folder
+    drops everything below it, the way ruff and flake8 behave.
     """
     pure = PurePosixPath(relative_path)
-    candidates = [str(pure), *(str(parent) for parent in pure.parents if str(parent) != ".")]
-    return any(
-        fnmatchcase(candidate, pattern.rstrip("/")) for pattern in globs for candidate in candidates
-    )
+    prefixes = [str(pure), *(str(parent) for parent in pure.parents if str(parent) != ".")]
+    for pattern in globs:
+        pattern = pattern.rstrip("/")
+        candidates = prefixes if "/" in pattern else pure.parts
+        if any(fnmatchcase(candidate, pattern) for candidate in candidates):
+            return True
+    return False
 
 
 def _string_list(raw: Any, where: str) -> list[str]:

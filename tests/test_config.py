@@ -132,7 +132,10 @@ def test_globs_match_files_and_the_folders_above_them() -> None:
     assert matches_any("tests/data/deep/x.py", ["tests/data/*"])
     assert matches_any("pkg/legacy.py", ["pkg/legacy.py"])
     assert matches_any("pkg/gen_models.py", ["*/gen_*.py"])
+    assert matches_any("pkg/build/x.py", ["build"])
+    assert matches_any("pkg/sub/conftest.py", ["conftest.py"])
     assert not matches_any("pkg/builder.py", ["build"])
+    assert not matches_any("other/tests/data/x.py", ["tests/data"])
     assert not matches_any("src/tests.py", ["tests"])
 
 
