@@ -126,6 +126,30 @@ def test_forwarding_lambdas_become_the_function(project: Path) -> None:
     assert len(fix.fixed) == 3
 
 
+def test_findings_may_point_at_the_boundary_call_instead(project: Path) -> None:
+    path = write(project, "run.py", LAMBDA_BEFORE)
+    at_calls = [
+        finding("PA201", path, 13, 22),  # pool.map(
+        finding("PA201", path, 14, 18),  # pool.submit(
+        finding("PA201", path, 16, 17),  # workers.map(  -- the lambda is on the next line
+    ]
+    (fix,) = plan_fixes(at_calls)
+    assert fix.after == LAMBDA_AFTER
+
+
+def test_views_handed_to_a_boundary_call_are_wrapped(project: Path) -> None:
+    source = (
+        "a = pool.submit(report, table.keys(), len(table.keys()))\n"
+        "b = pool.map(report, [t.values()])\n"
+    )
+    path = write(project, "send.py", source)
+    (fix,) = plan_fixes([finding("PA102", path, 1, 5), finding("PA102", path, 2, 5)])
+    assert fix.after == (
+        "a = pool.submit(report, list(table.keys()), len(table.keys()))\n"
+        "b = pool.map(report, [list(t.values())])\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("before", "findings"),
     [(DICT_VIEW_BEFORE, view_findings), (LAMBDA_BEFORE, lambda_findings)],

@@ -19,10 +19,15 @@ LAMBDA_PROJECT = {
         "    return -1.0 * len(fragment)\n"
         "\n"
         "\n"
-        "def run(jobs):\n"
+        "def run(jobs, table):\n"
         "    with ProcessPoolExecutor() as pool:\n"
         "        # one task per fragment\n"
-        "        return list(pool.map(lambda job: energy(job), jobs))\n"
+        "        energies = list(pool.map(lambda job: energy(job), jobs))\n"
+        "        sizes = pool.submit(\n"
+        "            len,  # how many levels\n"
+        "            table.keys(),\n"
+        "        )\n"
+        "        return energies, sizes.result()\n"
     ),
 }
 
@@ -77,12 +82,15 @@ def test_forwarding_lambda_at_a_process_pool_becomes_the_function(
 ) -> None:
     project = write_project(tmp_path / "demo", LAMBDA_PROJECT)
     monkeypatch.chdir(project)
-    assert rules_found(cli("lint", "--format", "json").stdout) == [("PA201", "energies/run.py", 11)]
+    assert rules_found(cli("lint", "--format", "json").stdout) == [
+        ("PA201", "energies/run.py", 11),
+        ("PA102", "energies/run.py", 12),
+    ]
     fixed = cli("lint", "--fix")
     assert (fixed.exit_code, fixed.stdout) == (0, "")
-    assert (project / "energies/run.py").read_text() == LAMBDA_PROJECT["energies/run.py"].replace(
-        "lambda job: energy(job)", "energy"
-    )
+    expected = LAMBDA_PROJECT["energies/run.py"].replace("lambda job: energy(job)", "energy")
+    expected = expected.replace("            table.keys(),\n", "            list(table.keys()),\n")
+    assert (project / "energies/run.py").read_text() == expected
 
 
 def test_qcmanybody_fix_diff_shows_the_mc_levels_rewrite(

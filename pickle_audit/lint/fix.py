@@ -70,14 +70,14 @@ def _covers(where: CodeRange, line: int, column: int) -> bool:
     return start <= (line, column - 1) < end
 
 
-def _starting_at(
-    candidates: list[tuple[cst.CSTNode, CodeRange]], finding: Finding
-) -> cst.CSTNode | None:
-    """The candidate that starts exactly where the finding points, if any."""
-    for node, where in candidates:
-        if (where.start.line, where.start.column + 1) == (finding.line, finding.column):
-            return node
-    return None
+def _passed_values(call: cst.Call) -> list[cst.BaseExpression]:
+    """What a call hands over: its argument values, and the items of list/tuple/set literals."""
+    values = []
+    for arg in call.args:
+        values.append(arg.value)
+        if isinstance(arg.value, cst.List | cst.Tuple | cst.Set):
+            values.extend(element.value for element in arg.value.elements)
+    return values
 
 
 def _pick(candidates: list[tuple[cst.CSTNode, CodeRange]], finding: Finding) -> cst.CSTNode | None:
@@ -96,8 +96,10 @@ class _Targets(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.stored_views: list[tuple[cst.CSTNode, CodeRange]] = []
-        self.view_calls: list[tuple[cst.CSTNode, CodeRange]] = []
+        self.view_calls: set[cst.CSTNode] = set()
         self.forwarding_lambdas: list[tuple[cst.CSTNode, CodeRange]] = []
+        # 1-based (line, column) -> the outermost call starting there (a boundary call)
+        self.calls_at: dict[tuple[int, int], cst.Call] = {}
 
     def _where(self, node: cst.CSTNode) -> CodeRange:
         return self.get_metadata(PositionProvider, node)
@@ -107,8 +109,31 @@ class _Targets(cst.CSTVisitor):
             self.stored_views.append((node, self._where(node)))
 
     def visit_Call(self, node: cst.Call) -> None:
+        start = self._where(node).start
+        self.calls_at.setdefault((start.line, start.column + 1), node)
         if _is_dict_view_call(node):
-            self.view_calls.append((node, self._where(node)))
+            self.view_calls.add(node)
+
+    def flagged_views(self, finding: Finding) -> list[cst.CSTNode]:
+        """A stored view on the finding's line, else the views the call it points at passes."""
+        stored = _pick(self.stored_views, finding)
+        if stored is not None:
+            return [stored]
+        call = self.calls_at.get((finding.line, finding.column))
+        if call is None:
+            return []
+        if call in self.view_calls:
+            return [call]
+        return [value for value in _passed_values(call) if value in self.view_calls]
+
+    def flagged_lambdas(self, finding: Finding) -> list[cst.CSTNode]:
+        """The forwarding lambdas handed to the call the finding points at (or on its line)."""
+        call = self.calls_at.get((finding.line, finding.column))
+        forwarding = {node for node, _ in self.forwarding_lambdas}
+        if call is not None:
+            return [value for value in _passed_values(call) if value in forwarding]
+        picked = _pick(self.forwarding_lambdas, finding)
+        return [] if picked is None else [picked]
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         if self._forwarded_function(node) is not None:
@@ -195,12 +220,13 @@ def _fix_module(source: str, findings: Sequence[Finding]) -> tuple[str, tuple[Fi
     fixed = []
     for finding in findings:
         if finding.rule == "PA102":
-            node = _pick(targets.stored_views, finding) or _starting_at(targets.view_calls, finding)
-            chosen = stored if isinstance(node, cst.Assign) else calls
+            nodes = targets.flagged_views(finding)
+            for node in nodes:
+                (stored if isinstance(node, cst.Assign) else calls).add(node)
         else:
-            node, chosen = _pick(targets.forwarding_lambdas, finding), lambdas
-        if node is not None:
-            chosen.add(node)
+            nodes = targets.flagged_lambdas(finding)
+            lambdas.update(nodes)
+        if nodes:
             fixed.append(finding)
     # An assignment wrapped whole must not have its value wrapped a second time.
     calls -= {node.value for node in stored if isinstance(node, cst.Assign)}
