@@ -178,6 +178,9 @@ UNSAFE_LAMBDAS = {
     "method call": "import numpy as np\npool.map(lambda a: np.sqrt(a), xs)\n",
     "reassigned name": "def g(a): ...\ng = make()\npool.map(lambda a: g(a), xs)\n",
     "calls its argument": "pool.map(lambda a: a(a), xs)\n",
+    "defined under the main guard": (
+        'if __name__ == "__main__":\n    def g(a): ...\n    pool.map(lambda a: g(a), xs)\n'
+    ),
     "not a call": "pool.map(lambda a: a + 1, xs)\n",
 }
 

@@ -29,7 +29,6 @@ import libcst as cst
 from libcst.metadata import (
     BuiltinAssignment,
     CodeRange,
-    GlobalScope,
     MetadataWrapper,
     PositionProvider,
     ScopeProvider,
@@ -100,6 +99,15 @@ class _Targets(cst.CSTVisitor):
         self.forwarding_lambdas: list[tuple[cst.CSTNode, CodeRange]] = []
         # 1-based (line, column) -> the outermost call starting there (a boundary call)
         self.calls_at: dict[tuple[int, int], cst.Call] = {}
+        # defs and from-imports at the module's top level: a worker can import what they bind
+        self.top_level: set[cst.CSTNode] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for statement in node.body:
+            if isinstance(statement, cst.FunctionDef):
+                self.top_level.add(statement)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                self.top_level.update(s for s in statement.body if isinstance(s, cst.ImportFrom))
 
     def _where(self, node: cst.CSTNode) -> CodeRange:
         return self.get_metadata(PositionProvider, node)
@@ -170,9 +178,9 @@ class _Targets(cst.CSTVisitor):
         for assignment in assignments:
             if isinstance(assignment, BuiltinAssignment):
                 continue
-            if not isinstance(assignment.scope, GlobalScope):
-                return False
-            if not isinstance(assignment.node, (cst.FunctionDef, cst.ImportFrom)):
+            # Not `GlobalScope` alone: a def under `if __name__ == "__main__":` is global
+            # too, but a spawned worker cannot import it (PA203).
+            if assignment.node not in self.top_level:
                 return False
         return True
 
