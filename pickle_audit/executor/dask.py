@@ -47,6 +47,19 @@ def run_in_dask_worker(
     return pack_outcome(box[0], label, cloudpickle.dumps)
 
 
+def dask_scheduler_settings(retries: int) -> dict[str, Any]:
+    """Scheduler settings under which a dying worker takes down only its running task.
+
+    Dask blames every task *assigned* to a worker when it dies; with a
+    saturation of 1.0 a worker is assigned only the task it runs. Use the same
+    settings when starting your own scheduler for this executor.
+    """
+    return {
+        "distributed.scheduler.allowed-failures": retries,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+
+
 class InitializerPlugin(WorkerPlugin):
     """Runs the executor's initializer once on every worker, including replacements."""
 
@@ -78,12 +91,12 @@ class DaskBackend:
 
         self._cluster = None
         if address is None:
-            with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+            with dask.config.set(dask_scheduler_settings(retries)):
                 self._cluster = LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                 )
             address = self._cluster.scheduler_address
         self._client = Client(address, set_as_default=False)
@@ -111,7 +124,9 @@ class DaskBackend:
             args,
             kwargs,
             self._timeout,
-            key=f"{label or 'task'}-{uuid.uuid4().hex}",
+            # one key prefix per function: Dask queues such a task group on the
+            # scheduler, so a worker holds only the task it runs
+            key=f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}",
             pure=False,
         )
         future.set_running_or_notify_cancel()
@@ -121,32 +136,41 @@ class DaskBackend:
         return future
 
     def _settle(self, future: Future, remote: Any, label: str | None) -> None:
+        """Mirror a finished Dask future; runs in Dask's callback thread.
+
+        `result()` rather than `status`: when a worker holding a finished
+        result dies, Dask recomputes it, and `result()` waits for that.
+        """
         import cloudpickle
         from distributed import KilledWorker
 
+        try:
+            data = remote.result()
+        except KilledWorker as error:
+            outcome = None
+            crash = WorkerCrashed(
+                f"the Dask worker running task {label!r} died ({error}); "
+                "other tasks are unaffected",
+                label=label,
+            )
+        except BaseException as error:  # cancelled, or Dask itself failed
+            outcome = Outcome(
+                failure=Failure("raised", f"Dask could not run task {label!r}: {error!r}")
+            )
+            crash = (
+                ExecutorShutdown(f"task {label!r} was cancelled", label)
+                if remote.cancelled()
+                else None
+            )
+        else:
+            outcome, crash = cloudpickle.loads(data), None
         with self._lock:
             self._pending.pop(future, None)
-        if future.done():
-            return
-        if remote.status == "finished":
-            cloudpickle.loads(remote.result()).settle(future, label)
-            return
-        if remote.status == "cancelled":
-            future.set_exception(ExecutorShutdown(f"task {label!r} was cancelled", label))
-            return
-        error = remote.exception()
-        if isinstance(error, KilledWorker):
-            future.set_exception(
-                WorkerCrashed(
-                    f"the Dask worker running task {label!r} died ({error}); "
-                    "other tasks are unaffected",
-                    label=label,
-                )
-            )
-            return
-        Outcome(failure=Failure("raised", f"Dask could not run task {label!r}: {error!r}")).settle(
-            future, label
-        )
+        if crash is not None:
+            if not future.done():
+                future.set_exception(crash)
+        else:
+            outcome.settle(future, label)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         if self._cluster is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, Literal
 
+from pickle_audit import audit
 from pickle_audit.executor.errors import PayloadError
 
 AuditMode = Literal["first", "all", "off"]
@@ -18,52 +19,16 @@ AUDIT_MODES: tuple[str, ...] = ("first", "all", "off")
 
 
 def audit_report(obj: Any, *, name: str, serializer: str = "pickle") -> str | None:
-    """The formatted audit report when `obj` cannot be serialized, else None."""
-    try:
-        from pickle_audit import audit
-    except ImportError:
-        return _fallback_report(obj, name, serializer)
-    report = audit(obj, name=name, serializer=serializer, roundtrip=True)
+    """The formatted audit report when `obj` cannot be serialized, else None.
+
+    No round trip: functions shipped by value (cloudpickle) never compare
+    equal to their copy, and a payload that fails to load in the worker is
+    reported there, as a PayloadError on that task's future.
+    """
+    report = audit(obj, name=name, serializer=serializer)
     if report.ok:
         return None
     return report.format()
-
-
-def _fallback_report(obj: Any, name: str, serializer: str) -> str | None:
-    dumps, loads = _serializer(serializer)
-    try:
-        loads(dumps(obj))
-    except Exception as exc:
-        return f"{_first_bad_path(obj, name, dumps)}  {type(exc).__name__}: {exc}"
-    return None
-
-
-def _serializer(name: str):
-    if name == "cloudpickle":
-        import cloudpickle
-
-        return cloudpickle.dumps, cloudpickle.loads
-    import pickle
-
-    return pickle.dumps, pickle.loads
-
-
-def _first_bad_path(obj: Any, path: str, dumps) -> str:
-    children: list[tuple[str, Any]] = []
-    if isinstance(obj, dict):
-        children = [(f"{path}[{k!r}]", v) for k, v in obj.items()]
-    elif isinstance(obj, (list, tuple)):
-        children = [(f"{path}[{i}]", v) for i, v in enumerate(obj)]
-    elif hasattr(obj, "__self__") and not isinstance(obj.__self__, type(__builtins__)):
-        children = [(f"{path}.__self__", obj.__self__)]
-    elif hasattr(obj, "__dict__"):
-        children = [(f"{path}.{k}", v) for k, v in vars(obj).items()]
-    for child_path, child in children:
-        try:
-            dumps(child)
-        except Exception:
-            return _first_bad_path(child, child_path, dumps)
-    return path
 
 
 def payload_error(report: str, *, label: str | None, serializer: str) -> PayloadError:

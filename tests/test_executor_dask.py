@@ -1,0 +1,115 @@
+"""Dask backend against a real LocalCluster (one per module: it takes seconds to start)."""
+
+from __future__ import annotations
+
+import threading
+
+import dask
+import pytest
+from distributed import LocalCluster
+from executor_helpers import (
+    dict_keys_result,
+    exit_with,
+    lock_holder,
+    raise_two_argument_error,
+    raise_value_error,
+    record_environment,
+    set_environment,
+    sleep_for,
+    square,
+)
+
+from pickle_audit.executor import (
+    Executor,
+    PayloadError,
+    RemoteError,
+    TaskError,
+    TaskTimeout,
+    WorkerCrashed,
+)
+from pickle_audit.executor.dask import dask_scheduler_settings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with dask.config.set(dask_scheduler_settings(retries=0)):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def executor(cluster):
+    with Executor("dask", address=cluster.scheduler_address) as executor:
+        yield executor
+
+
+def test_results_and_task_errors(executor):
+    futures = [executor.submit(square, i, label=f"sq-{i}") for i in range(6)]
+    failing = executor.submit(raise_value_error, "no SCF", label="bad")
+    assert [f.result() for f in futures] == [0, 1, 4, 9, 16, 25]
+    error = failing.exception()
+    assert isinstance(error, TaskError)
+    assert error.label == "bad"
+    assert type(error.original) is ValueError
+    assert "raise ValueError(text)" in error.remote_traceback
+
+
+def test_unpicklable_exception_and_result_do_not_break_the_cluster(executor):
+    raised = executor.submit(raise_two_argument_error, label="exc").exception()
+    assert executor.submit(dict_keys_result).result()["energies"] == {"a": 1.0}.keys()
+    returned = executor.submit(lock_holder, label="res").exception()
+    assert isinstance(raised.original, RemoteError)
+    assert "code 7: bad fragment" in str(raised)
+    assert isinstance(returned, TaskError)
+    assert "result['lock']" in str(returned)
+    assert executor.submit(square, 3).result() == 9
+
+
+def test_payload_audited_against_cloudpickle(executor):
+    # cloudpickle ships a lambda fine; a lock it cannot
+    assert executor.submit(lambda x: x + 1, 1).result() == 2
+    with pytest.raises(PayloadError) as raised:
+        executor.submit(square, threading.Lock(), label="locked")
+    assert "task['args'][0]" in raised.value.report
+    assert "(cloudpickle)" in str(raised.value)
+
+
+def test_worker_death_fails_only_its_task(executor):
+    others = [executor.submit(square, i) for i in range(8)]
+    dying = executor.submit(exit_with, 1, label="frag-9")
+    error = dying.exception(timeout=60)
+    assert isinstance(error, WorkerCrashed)
+    assert error.label == "frag-9"
+    assert "the Dask worker running task 'frag-9' died" in str(error)
+    assert [f.result(timeout=60) for f in others] == [i * i for i in range(8)]
+    assert executor.submit(square, 5).result(timeout=60) == 25
+
+
+def test_timeout_reports_the_task(cluster):
+    with Executor("dask", address=cluster.scheduler_address, timeout=0.5) as executor:
+        error = executor.submit(sleep_for, 2, label="slow").exception()
+        assert executor.submit(square, 2).result() == 4
+    assert isinstance(error, TaskTimeout)
+    assert error.label == "slow"
+
+
+def test_initializer_runs_on_every_worker(cluster):
+    with Executor(
+        "dask",
+        address=cluster.scheduler_address,
+        initializer=set_environment,
+        initargs=("PA_DASK_FLAG", "on"),
+    ) as executor:
+        values = {executor.submit(record_environment, "PA_DASK_FLAG").result() for _ in range(6)}
+    assert values == {"on"}
+
+
+def test_embedded_cluster_starts_and_stops():
+    with Executor("dask", 1) as executor:
+        assert executor.wait_ready(60)
+        assert list(executor.map(square, range(4))) == [0, 1, 4, 9]
