@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from lint_helpers import FIXTURES, REPO
+from pre_commit.clientlib import load_manifest
 
-pytestmark = pytest.mark.timeout(900)
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",
@@ -102,6 +102,7 @@ def finding_lines(output: str) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(900)
 def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) -> None:
     env = hook_env
     project = make_project(tmp_path / "project", env)
@@ -178,3 +179,16 @@ def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) 
     )
     reformatted = pre_commit_all_files(project, env)
     assert reformatted.returncode == 0, reformatted.stdout + reformatted.stderr
+
+
+def test_manifest_declares_the_hook_as_pre_commit_reads_it() -> None:
+    (hook,) = load_manifest(str(REPO / ".pre-commit-hooks.yaml"))
+    assert {key: hook[key] for key in ("id", "name", "entry", "language")} == {
+        "id": "pickle-audit",
+        "name": "pickle-audit",
+        "entry": "pickle-audit lint",
+        "language": "python",
+    }
+    assert hook["types_or"] == ["python", "pyi"]
+    assert hook["require_serial"] is True
+    assert hook["pass_filenames"] is True
