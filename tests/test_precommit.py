@@ -16,7 +16,6 @@ import pytest
 from lint_helpers import FIXTURES, REPO
 from pre_commit.clientlib import load_manifest
 
-
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.invalid",
