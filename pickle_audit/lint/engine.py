@@ -12,7 +12,6 @@ import os
 import tokenize
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from fnmatch import fnmatch
 from pathlib import Path
 
 from pickle_audit.config import Config
@@ -20,66 +19,17 @@ from pickle_audit.findings import Finding
 from pickle_audit.lint.boundaries import find_boundaries
 from pickle_audit.lint.cache import FactsCache, content_digest
 from pickle_audit.lint.facts import ModuleFacts, ParseErrorFact, extract_facts
+from pickle_audit.lint.files import list_python_files
 from pickle_audit.lint.index import ProjectIndex, module_name_for
 from pickle_audit.lint.reach import Reachability
 from pickle_audit.lint.rules import Location, RuleRunner, make_finding
 
-SKIPPED_DIRECTORIES = frozenset(
-    {
-        ".bzr",
-        ".direnv",
-        ".eggs",
-        ".git",
-        ".hg",
-        ".mypy_cache",
-        ".nox",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".svn",
-        ".tox",
-        ".venv",
-        "__pycache__",
-        "__pypackages__",
-        "_build",
-        "buck-out",
-        "build",
-        "dist",
-        "node_modules",
-        "venv",
-        ".pickle-audit-cache",
-    }
-)
 _PARALLEL_THRESHOLD = 16  # below this many files, worker start-up costs more than it saves
 
 
-def _excluded(relative: str, patterns: Sequence[str]) -> bool:
-    parts = relative.split("/")
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if fnmatch(relative, pattern) or fnmatch(relative, f"{pattern}/*"):
-            return True
-        if "/" not in pattern and any(fnmatch(part, pattern) for part in parts):
-            return True
-    return False
-
-
 def discover(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
-    """Every .py/.pyi-free Python source below `root`, sorted, minus exclusions."""
-    found: list[Path] = []
-    for folder, directories, files in os.walk(root):
-        relative_folder = os.path.relpath(folder, root).replace(os.sep, "/")
-        prefix = "" if relative_folder == "." else relative_folder + "/"
-        directories[:] = sorted(
-            d
-            for d in directories
-            if d not in SKIPPED_DIRECTORIES
-            and not d.endswith(".egg-info")
-            and not _excluded(prefix + d, exclude)
-        )
-        for name in files:
-            if name.endswith(".py") and not _excluded(prefix + name, exclude):
-                found.append(Path(folder) / name)
-    return sorted(found)
+    """Every Python file of the project: what the index covers."""
+    return list_python_files([root], root, exclude)
 
 
 def decode_source(data: bytes) -> str:
@@ -170,7 +120,7 @@ def collect_findings(
     files = discover(root, config.exclude)
     report = {str(Path(p).resolve()) for p in report_files}
     known = {str(p) for p in files}
-    files.extend(sorted(Path(p) for p in report if p not in known and p.endswith(".py")))
+    files.extend(sorted(Path(p) for p in report if p not in known))
     all_facts = load_facts(files, FactsCache(cache_dir), jobs)
     findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
     findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)

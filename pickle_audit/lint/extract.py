@@ -319,6 +319,13 @@ class _Extractor:
                 if item.asname is not None and isinstance(item.asname.name, cst.Name):
                     scope.locals[item.asname.name.value] = self.classify(item.item, scope)
             self.block(self.body_of(node), scope, cls)
+        elif kind is cst.For:
+            self.scan(node.iter, scope)
+            for bound in _bound_names(node.target):
+                scope.locals[bound] = OTHER
+            self.block(self.body_of(node), scope, cls)
+            if node.orelse is not None:
+                self.statement(node.orelse, scope, cls)
         elif kind is cst.SimpleStatementSuite:
             for small in node.body:
                 self.small_statement(small, scope, cls)
@@ -429,7 +436,7 @@ class _Extractor:
         elif isinstance(target, cst.Tuple | cst.List):
             for element in target.elements:
                 if isinstance(element.value, cst.Name):
-                    scope.locals.pop(element.value.value, None)
+                    scope.locals[element.value.value] = OTHER
 
     def annotated_assign(
         self, node: cst.AnnAssign, scope: _Scope, cls: _ClassBuilder | None
@@ -738,8 +745,10 @@ class _Extractor:
             scope.locals.pop(name, None)
         decorators = tuple(_dotted_or(d.decorator) for d in node.decorators)
         params = self.params(node.params)
-        is_static = any(d.rpartition(".")[2] == "staticmethod" for d in decorators)
-        self_name = params[0].name if in_class and params and not is_static else ""
+        takes_class = name in _CLASS_METHODS or any(
+            d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators
+        )
+        self_name = params[0].name if in_class and params and not takes_class else ""
         inner = _Scope(
             qualname=qualname,
             class_qualname=cls.qualname if in_class else scope.class_qualname,
@@ -747,9 +756,13 @@ class _Extractor:
             function_name=name,
         )
         for param in params:
-            if param.name != self_name and param.annotation:
-                inner.locals[param.name] = ValueFact(
-                    "annotation", name=param.annotation[0], refs=param.annotation
+            if param.name != self_name:
+                # a parameter shadows any module-level name (`def f(queue): self.q = queue`)
+                typed = param.annotation and param.kind in ("positional", "kwonly")
+                inner.locals[param.name] = (
+                    ValueFact("annotation", name=param.annotation[0], refs=param.annotation)
+                    if typed
+                    else OTHER
                 )
         for decorator in node.decorators:
             self.scan(decorator.decorator, scope)
@@ -866,6 +879,19 @@ class _Extractor:
         )
         if self.under_main_guard and not scope.qualname:
             self.main_guard_names.append(name)
+
+
+_CLASS_METHODS = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
+
+
+def _bound_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, cst.Tuple | cst.List):
+        for element in target.elements:
+            yield from _bound_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _bound_names(target.value)
 
 
 def _dotted_or(node: cst.BaseExpression) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -20,17 +21,16 @@ _TRACKED = frozenset(
     {
         cst.Assign,
         cst.AnnAssign,
-        cst.AugAssign,
-        cst.Expr,
-        cst.Return,
         cst.Call,
         cst.ClassDef,
         cst.FunctionDef,
         cst.IndentedBlock,
         cst.SimpleStatementSuite,
-        cst.Raise,
     }
 )
+
+
+_NO_OP = nullcontext()
 
 
 @dataclass
@@ -45,6 +45,10 @@ class _RecordingState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         if type(node) in _TRACKED:
             self.ends[id(node)] = len(self.tokens)
+
+    def record_syntactic_position(self, node: cst.CSTNode, **_: object) -> AbstractContextManager:
+        # the base class builds a generator-based context manager per statement
+        return _NO_OP
 
 
 def _generate(module: cst.Module) -> _RecordingState:

@@ -25,6 +25,10 @@ _BUILTIN_EXCEPTIONS = frozenset(
     if isinstance(getattr(builtins, name), type)
     and issubclass(getattr(builtins, name), BaseException)
 )
+# Classes that decide themselves what is pickled: their attributes may never travel.
+_CUSTOM_STATE = frozenset({"__getstate__", "__reduce__", "__reduce_ex__"})
+# ...and classes that restore themselves without looking up __setstate__ on the instance.
+_CUSTOM_RESTORE = frozenset({"__setstate__", "__reduce__", "__reduce_ex__"})
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt")
 
 
@@ -97,8 +101,9 @@ class RuleRunner:
         path = self.relpath(ref.module.path)
         ctx = ValueContext(self.index, ref.module, ref.fact.qualname)
         serializers = self._serializers(reached)
+        custom = self.defines_any(ref, _CUSTOM_STATE)
         for fact in ref.fact.attributes:
-            if not fact.on_instance or fact.value is None:
+            if custom or not fact.on_instance or fact.value is None:
                 continue
             for serializer in serializers:
                 problem = judge(fact.value, serializer, ctx)
@@ -114,7 +119,7 @@ class RuleRunner:
                 yield make_finding(problem.rule, where, message, reached[serializer])
                 break
         first = serializers[0]
-        for fact in ref.fact.cached_properties:
+        for fact in () if custom else ref.fact.cached_properties:
             where = Location(path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet)
             message = (
                 f"cached_property {ref.name}.{fact.name} travels with the instance:"
@@ -122,7 +127,12 @@ class RuleRunner:
             )
             yield make_finding("PA107", where, message, reached[first])
         getattr_fact = ref.fact.getattr
-        if getattr_fact is not None and getattr_fact.reads_self and not getattr_fact.guarded:
+        if (
+            getattr_fact is not None
+            and getattr_fact.reads_self
+            and not getattr_fact.guarded
+            and not self.defines_any(ref, _CUSTOM_RESTORE)
+        ):
             where = Location(
                 path,
                 getattr_fact.line,
@@ -136,6 +146,14 @@ class RuleRunner:
             )
             yield make_finding("PA302", where, message, reached[first])
 
+    def defines_any(self, ref: ClassRef, names: frozenset[str]) -> bool:
+        """Whether the class or a project base defines one of these methods."""
+        return any(
+            method.qualname.rpartition(".")[2] in names
+            for current in self.index.mro(ref)
+            for method in current.fact.methods
+        )
+
     def unsafe_state(self, ref: ClassRef, serializer: str) -> str | None:
         """A description of the first unpicklable attribute an instance carries, or None."""
         key = (ref.qualified, serializer)
@@ -144,6 +162,8 @@ class RuleRunner:
         self._unsafe[key] = None
         for current in self.reach.reachable_from(ref):
             ctx = ValueContext(self.index, current.module, current.fact.qualname)
+            if self.defines_any(current, _CUSTOM_STATE):
+                continue
             for fact in current.fact.attributes:
                 if fact.on_instance:
                     problem = judge(fact.value, serializer, ctx)
