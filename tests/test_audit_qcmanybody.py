@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import runpy
 from pathlib import Path
 
 import pytest
@@ -10,20 +11,13 @@ import qcmanybody
 
 from pickle_audit import assert_picklable, audit
 
+SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "scripts" / "qc_bound_method.py"
+
 
 @pytest.fixture(scope="module")
 def core():
-    from qcelemental.models import Molecule
-
-    molecule = Molecule.from_data("O 0 0 0\nH 0 0 1\nH 0 1 0\n--\nO 3 0 0\nH 3 0 1\nH 3 1 0")
-    return qcmanybody.ManyBodyCore(
-        molecule,
-        bsse_type=["nocp"],
-        levels={1: "gfn2", 2: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges=None,
-    )
+    make_core = runpy.run_path(str(SCRIPT))["make_core"]  # the water dimer of the trace test
+    return make_core()
 
 
 def test_core_has_exactly_one_problem_the_stored_dict_view(core):

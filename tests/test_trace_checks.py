@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import json
 import pickle
 import subprocess
@@ -47,6 +48,19 @@ class UnguardedGetattr:
 
     def __getattr__(self, name):
         return self.data[name]
+
+
+@pytest.fixture(autouse=True)
+def plain_exception_pickling(monkeypatch):
+    """Undo tblib's exception reducers for this module's exceptions.
+
+    Importing dask.multiprocessing or distributed (other tests do) runs
+    `tblib.pickling_support.install()`, which registers a copyreg reducer for every
+    exception class that rebuilds it without calling `__init__`: in such a process
+    PA301 exceptions load fine, and the audit rightly says so.
+    """
+    for error_class in (BadError, GoodError):
+        monkeypatch.delitem(copyreg.dispatch_table, error_class, raising=False)
 
 
 class Plain:

@@ -8,10 +8,9 @@ as "compare the state instead" rather than as a crash.
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
-from pickle_audit.trace.parts import ATOMIC_TYPES
+from pickle_audit.trace.parts import ATOMIC_TYPES, instance_attributes
 
 
 def same_value(original: Any, loaded: Any) -> bool:
@@ -63,25 +62,7 @@ def _own_equality(a: Any, b: Any) -> bool | None:
 
 
 def _state(obj: Any) -> dict[str, Any]:
-    """Instance `__dict__` and slot values, read without running user code."""
-    state: dict[str, Any] = {}
-    for klass in type(obj).__mro__[:-1]:
-        for name, descriptor in vars(klass).items():
-            if isinstance(descriptor, types.MemberDescriptorType) and name not in state:
-                try:
-                    state[name] = descriptor.__get__(obj, klass)
-                except AttributeError:  # an unset slot
-                    continue
+    state = instance_attributes(obj, c_level=False)
     if isinstance(obj, BaseException):
-        # reading an exception's __dict__ creates one, which changes how it pickles
-        reduced = obj.__reduce__()
         state["args"] = obj.args
-        instance_dict = reduced[2] if len(reduced) > 2 else None
-    else:
-        try:
-            instance_dict = object.__getattribute__(obj, "__dict__")
-        except AttributeError:
-            instance_dict = None
-    if isinstance(instance_dict, dict):
-        state.update(instance_dict)
     return state

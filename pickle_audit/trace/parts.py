@@ -261,34 +261,53 @@ def _name_by_identity(
 
 
 def _attribute_values(obj: Any, state: Any) -> dict[str, Any]:
-    """Attributes readable without running user code: `__dict__` and C-level members.
-
-    Properties and other Python descriptors are skipped on purpose: they may
-    have side effects, and the serializer does not call them either. A state
-    dict stands in for `__dict__`, whose mere access creates an exception's
-    instance dict (and so changes how it pickles).
-    """
-    found: dict[str, Any] = {}
-    for klass in reversed(type(obj).__mro__[:-1]):
-        for name, descriptor in vars(klass).items():
-            if isinstance(descriptor, (types.MemberDescriptorType, types.GetSetDescriptorType)):
-                if name in ("__dict__", "__weakref__"):
-                    continue
-                try:
-                    found[name] = descriptor.__get__(obj, klass)
-                except Exception:
-                    continue
-    if isinstance(state, dict) or isinstance(obj, BaseException):
-        instance_dict = state
-    else:
-        try:
-            instance_dict = object.__getattribute__(obj, "__dict__")
-        except Exception:
-            instance_dict = None
-    if isinstance(instance_dict, dict):
-        found.update((k, v) for k, v in instance_dict.items() if isinstance(k, str))
+    """Attributes to name reduction parts by; bound methods add `__self__`/`__func__`."""
+    found = instance_attributes(obj, state)
     if isinstance(obj, (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)):
         found["__self__"] = obj.__self__  # C-level attributes, free of side effects
         if isinstance(obj, types.MethodType):
             found["__func__"] = obj.__func__
     return found
+
+
+def instance_attributes(obj: Any, state: Any = None, *, c_level: bool = True) -> dict[str, Any]:
+    """Attributes readable without running user code: slots, `__dict__`, C-level members.
+
+    Properties and other Python descriptors are skipped on purpose: they may
+    have side effects, and the serializer does not call them either. A state
+    dict from the reduction stands in for `__dict__`. `c_level=False` leaves out
+    computed C attributes (such as an array's `.T`), which a recursive comparison
+    must not follow.
+    """
+    kinds = (
+        (types.MemberDescriptorType, types.GetSetDescriptorType)
+        if c_level
+        else types.MemberDescriptorType
+    )
+    found: dict[str, Any] = {}
+    for klass in reversed(type(obj).__mro__[:-1]):
+        for name, descriptor in vars(klass).items():
+            if isinstance(descriptor, kinds) and name not in ("__dict__", "__weakref__"):
+                try:
+                    found[name] = descriptor.__get__(obj, klass)
+                except Exception:  # an unset slot, or a getter that refuses
+                    continue
+    found.update(_instance_dict(obj, state))
+    return found
+
+
+def _instance_dict(obj: Any, state: Any) -> dict[str, Any]:
+    if isinstance(state, dict):
+        instance_dict = state
+    elif isinstance(obj, BaseException):
+        # reading an exception's __dict__ creates one, which changes how it pickles
+        reduced = BaseException.__reduce__(obj)
+        instance_dict = reduced[2] if len(reduced) > 2 else None
+    else:
+        try:
+            instance_dict = object.__getattribute__(obj, "__dict__")
+        except Exception:
+            instance_dict = None
+    if not isinstance(instance_dict, dict):
+        return {}
+    return {key: value for key, value in instance_dict.items() if isinstance(key, str)}

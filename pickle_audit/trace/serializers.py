@@ -57,40 +57,38 @@ def dispatch_table_of(pickler: Any) -> Mapping[type, Callable[[Any], Any]]:
 def get_serializer(name: str, protocol: int | None = None) -> Serializer:
     """Build the profile for `name`, importing optional serializers only when asked for."""
     if name == "pickle":
-        return Serializer(
-            "pickle",
-            pickle.DEFAULT_PROTOCOL if protocol is None else protocol,
-            pickle.Pickler,
-            pickle.loads,
-            pickle.dumps,
-            functions_by_value=False,
-        )
+        return _profile(pickle, pickle.DEFAULT_PROTOCOL, protocol, functions_by_value=False)
     if name == "cloudpickle":
         cloudpickle = _import_optional("cloudpickle")
-        return Serializer(
-            "cloudpickle",
-            cloudpickle.DEFAULT_PROTOCOL if protocol is None else protocol,
-            cloudpickle.Pickler,
-            pickle.loads,
-            cloudpickle.dumps,
-            functions_by_value=True,
-        )
+        return _profile(cloudpickle, cloudpickle.DEFAULT_PROTOCOL, protocol)
     if name == "dill":
         dill = _import_optional("dill")
         containers = {dict, list, tuple, set, frozenset}
         opaque = frozenset(
             t for t in dill.Pickler.dispatch if isinstance(t, type) and t not in containers
         )
-        return Serializer(
-            "dill",
-            dill.settings["protocol"] if protocol is None else protocol,
-            dill.Pickler,
-            dill.loads,
-            dill.dumps,
-            functions_by_value=True,
-            opaque_types=opaque,
-        )
+        return _profile(dill, dill.settings["protocol"], protocol, opaque_types=opaque)
     raise ValueError(f"unknown serializer {name!r}; choose one of: {', '.join(SERIALIZERS)}")
+
+
+def _profile(
+    module: Any,
+    default_protocol: int,
+    protocol: int | None,
+    *,
+    functions_by_value: bool = True,
+    opaque_types: frozenset[type] = frozenset(),
+) -> Serializer:
+    """A profile from a pickle-like module (Pickler, loads, dumps)."""
+    return Serializer(
+        module.__name__,
+        default_protocol if protocol is None else protocol,
+        module.Pickler,
+        module.loads,
+        module.dumps,
+        functions_by_value,
+        opaque_types,
+    )
 
 
 def _import_optional(module_name: str) -> Any:
