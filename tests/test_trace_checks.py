@@ -178,3 +178,27 @@ def test_largest_survives_pickling_the_report():
     assert copy.largest == report.largest
     assert copy.largest[0] == ("x.value", len(pickle.dumps([b"a" * 1000, 2])))
     assert copy.problems == [] and copy.size == report.size
+
+
+@pytest.mark.timeout(120)
+def test_spawn_check_explains_a_main_module_that_cannot_be_reimported(tmp_path):
+    script = tmp_path / "fragile.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    raise RuntimeError('only runs as a script')\n"
+        "from pickle_audit import audit\n"
+        "try:\n"
+        "    audit([1, 2], spawn=True)\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=100
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "spawn=True could not prepare a fresh interpreter: re-importing the main module the way"
+        " a spawn worker does failed (its traceback is above)"
+    )
+    assert "RuntimeError: only runs as a script" in result.stderr

@@ -34,6 +34,7 @@ LAMBDA_LINE = line_of(BOUNDARIES, "return (lambda: good)")
 # --bad NAME -> (boundary, call-site marker, path of the lambda in the payload)
 BOUNDARY_CASES = {
     "submit": ("ProcessPoolExecutor.submit", 'step("submit"', "args[0]"),
+    "kwargs": ("ProcessPoolExecutor.submit", 'step("kwargs"', "kwargs['y']"),
     "executor_map": ("ProcessPoolExecutor.map", 'step("map"', "args[1][0]"),
     "apply_async": ("Pool.apply_async", 'step("apply_async"', "args[0]"),
     "starmap": ("Pool.starmap", 'step("starmap"', "args[0][0][1]"),
@@ -71,6 +72,7 @@ def test_clean_run_keeps_the_scripts_status_and_output():
     assert result.returncode == 5, result.stderr
     assert result.stdout.splitlines() == [
         "submit 9",
+        "kwargs 3",
         "map [11, 22]",
         "apply_async 16",
         "starmap [3]",
@@ -101,8 +103,8 @@ def test_keep_going_collects_every_bad_payload_as_json(tmp_path):
     assert report["version"] == 1
     assert report["stopped"] is False
     assert report["exit_status"] == 3  # the script ran to its end
-    # submit, map, apply_async, starmap, imap, 2 x Queue.put, 2 x Process.start, 2 x send
-    assert report["payloads_checked"] == 11
+    # 2 x submit, map, apply_async, starmap, imap, 2 x Queue.put, 2 x Process.start, 2 x send
+    assert report["payloads_checked"] == 12
     assert [
         (v["boundary"], v["serializer"], [p["path"] for p in v["problems"]])
         for v in report["violations"]

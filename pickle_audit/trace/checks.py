@@ -171,8 +171,16 @@ class SpawnProbe:
             for message in (self._loads_name.encode(), self._preparation):
                 self._worker.stdin.write(struct.pack(">Q", len(message)) + message)
             self._worker.stdin.flush()
-            if _read_message(self._worker.stdout) != "ready":
-                raise RuntimeError("the spawn worker could not start")
+            try:
+                ready = _read_message(self._worker.stdout) == "ready"
+            except (OSError, EOFError):
+                ready = False
+            if not ready:
+                self.close()
+                raise RuntimeError(
+                    "spawn=True could not prepare a fresh interpreter: re-importing the main"
+                    " module the way a spawn worker does failed (its traceback is above)"
+                )
         return self._worker
 
 
