@@ -21,7 +21,7 @@ import os
 import tokenize
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pickle_audit.config import ConfigError
@@ -250,8 +250,13 @@ def load_baseline(path: Path) -> Baseline:
         raise _malformed(
             path, f"version {document.get('version')!r}, this pickle-audit reads {BASELINE_VERSION}"
         )
-    entries = tuple(_parse_entry(raw, path, i) for i, raw in enumerate(document["entries"]))
-    return Baseline(base=path.resolve().parent, entries=entries)
+    merged: dict[str, BaselineEntry] = {}
+    for index, raw in enumerate(document["entries"]):
+        entry = _parse_entry(raw, path, index)
+        if entry.fingerprint in merged:  # e.g. both sides of a resolved merge conflict
+            entry = replace(entry, count=entry.count + merged[entry.fingerprint].count)
+        merged[entry.fingerprint] = entry
+    return Baseline(base=path.resolve().parent, entries=tuple(merged.values()))
 
 
 def apply_baseline(

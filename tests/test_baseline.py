@@ -217,6 +217,18 @@ def test_malformed_baseline_is_a_configuration_error(project: Path, content: str
     )
 
 
+def test_duplicate_entries_from_a_merge_add_up(project: Path) -> None:
+    write_baseline(Path("baseline.json"), [finding()])
+    document = json.loads((project / "baseline.json").read_text())
+    document["entries"] *= 2
+    (project / "baseline.json").write_text(json.dumps(document))
+    (entry,) = load_baseline(Path("baseline.json")).entries
+    assert entry.count == 2
+    assert apply_baseline(
+        [finding(line=1), finding(line=2)], load_baseline(Path("baseline.json"))
+    ) == ([], [])
+
+
 def test_baseline_data_pickles(project: Path) -> None:
     write_baseline(Path("baseline.json"), [finding()])
     baseline = load_baseline(Path("baseline.json"))
