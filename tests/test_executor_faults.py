@@ -160,7 +160,9 @@ def test_cancel_drops_pending_work_and_stops_every_worker():
     running = [executor.submit(sleep_for, 30, label=f"long-{i}") for i in range(2)]
     pending = [executor.submit(square, i) for i in range(20)]
     pids = executor.worker_pids()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 20
+    while not all(f.running() for f in running) and time.monotonic() < deadline:
+        time.sleep(0.02)
     started = time.monotonic()
     executor.shutdown(cancel=True)
     assert time.monotonic() - started < 5

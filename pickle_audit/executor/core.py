@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from pickle_audit.executor.errors import PayloadError
+from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.payload import PayloadAuditor, audit_report, payload_error
 
 BACKENDS: tuple[str, ...] = ("serial", "thread", "process", "dask")
@@ -40,7 +41,8 @@ class Executor:
     "off"; `start_method` is a multiprocessing start method for the process
     backend (default forkserver, else spawn: both safe after OpenMP threads
     ran in the parent); `address` is a Dask scheduler address (None starts an
-    embedded LocalCluster); `initializer(*initargs)` runs once per worker.
+    embedded LocalCluster); `initializer(*initargs)` runs once per worker;
+    `worker_env` is set in each worker process before it imports anything.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class Executor:
         address: str | None = None,
         initializer: Callable[..., Any] | None = None,
         initargs: tuple = (),
+        worker_env: dict[str, str] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -71,47 +74,31 @@ class Executor:
         self.backend_name = backend
         self.workers = 1 if backend == "serial" else (workers or available_cores())
         self._labels = itertools.count(1)
-        self._backend = self._create(
-            backend, timeout, retries, start_method, address, initializer, initargs, audit
-        )
+        options = WorkerOptions(initializer, initargs, timeout, retries, dict(worker_env or {}))
+        if backend in ("process", "dask") and initializer is not None and audit != "off":
+            _audit_initializer(options, "pickle" if backend == "process" else "cloudpickle")
+        self._backend = self._create(backend, options, start_method, address)
         self._auditor = PayloadAuditor(audit, self._backend.serializer or "pickle")
         self._closed = False
         self._exit_hook = functools.partial(_cancel_at_exit, weakref.ref(self))
         atexit.register(self._exit_hook)
 
-    def _create(
-        self, backend, timeout, retries, start_method, address, initializer, initargs, audit
-    ):
+    def _create(self, backend: str, options: WorkerOptions, start_method, address):
         if backend == "serial":
             from pickle_audit.executor.threads import SerialBackend
 
-            return SerialBackend(initializer=initializer, initargs=initargs)
+            return SerialBackend(options)
         if backend == "thread":
             from pickle_audit.executor.threads import ThreadBackend
 
-            return ThreadBackend(
-                self.workers, initializer=initializer, initargs=initargs, timeout=timeout
-            )
-        serializer = "pickle" if backend == "process" else "cloudpickle"
-        if initializer is not None and audit != "off":
-            report = audit_report(
-                (initializer, initargs), name="initializer", serializer=serializer
-            )
-            if report is not None:
-                raise payload_error(report, label="initializer", serializer=serializer)
-        worker_options = {
-            "initializer": initializer,
-            "initargs": initargs,
-            "timeout": timeout,
-            "retries": retries,
-        }
+            return ThreadBackend(self.workers, options)
         if backend == "process":
             from pickle_audit.executor.processes import ProcessBackend
 
-            return ProcessBackend(self.workers, start_method=start_method, **worker_options)
+            return ProcessBackend(self.workers, options, start_method=start_method)
         from pickle_audit.executor.dask import DaskBackend
 
-        return DaskBackend(self.workers, address=address, **worker_options)
+        return DaskBackend(self.workers, options, address=address)
 
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, label: str | None = None, **kwargs: Any
@@ -179,6 +166,14 @@ class Executor:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.shutdown(wait=True, cancel=exc_type is not None)
+
+
+def _audit_initializer(options: WorkerOptions, serializer: str) -> None:
+    report = audit_report(
+        (options.initializer, options.initargs), name="initializer", serializer=serializer
+    )
+    if report is not None:
+        raise payload_error(report, label="initializer", serializer=serializer)
 
 
 def _is_serialization_error(exc: Exception) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from pickle_audit.executor.errors import ExecutorShutdown, WorkerCrashed
+from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
 
 
@@ -76,38 +77,30 @@ class DaskBackend:
 
     serializer = "cloudpickle"
 
-    def __init__(
-        self,
-        workers: int,
-        *,
-        address: str | None,
-        initializer: Callable[..., Any] | None,
-        initargs: tuple,
-        timeout: float | None,
-        retries: int,
-    ) -> None:
+    def __init__(self, workers: int, options: WorkerOptions, *, address: str | None) -> None:
         import dask
         from distributed import Client, LocalCluster
 
         self._cluster = None
         if address is None:
-            with dask.config.set(dask_scheduler_settings(retries)):
+            with dask.config.set(dask_scheduler_settings(options.retries)):
                 self._cluster = LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",
+                    env=options.env,  # applied by each nanny before its worker starts
                 )
             address = self._cluster.scheduler_address
         self._client = Client(address, set_as_default=False)
-        self._timeout = timeout
+        self._timeout = options.timeout
         self._workers = workers
         self._lock = threading.Lock()
         self._pending: dict[Future, tuple[Any, str | None]] = {}
         self._stopped = False
-        if initializer is not None:
+        if options.initializer is not None:
             self._client.register_plugin(
-                InitializerPlugin(initializer, initargs),
+                InitializerPlugin(options.initializer, options.initargs),
                 name=f"pickle-audit-init-{uuid.uuid4().hex}",
             )
 

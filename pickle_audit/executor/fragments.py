@@ -69,6 +69,10 @@ class WorkerSetup:
     programs: tuple[str, ...]
     set_environment: bool  # True in worker processes; never mutate a caller's environment
 
+    def environment(self) -> dict[str, str]:
+        """Thread-count variables for OpenMP/BLAS, one value: QCEngine's ncores."""
+        return dict.fromkeys(THREAD_VARIABLES, str(self.task_config.get("ncores", 1)))
+
 
 _SYSTEMS: dict[str, tuple[FragmentSystem, WorkerSetup]] = {}
 
@@ -84,9 +88,8 @@ def prepare_worker(token: str, system: FragmentSystem, setup: WorkerSetup) -> No
     import qcengine
     from qcengine.util import environ_context
 
-    ncores = str(setup.task_config.get("ncores", 1))
-    if setup.set_environment:
-        os.environ.update(dict.fromkeys(THREAD_VARIABLES, ncores))
+    if setup.set_environment:  # already set at process start, unless the workers pre-existed
+        os.environ.update(setup.environment())
     config = qcengine.get_config(task_config=setup.task_config)
     with environ_context(config=config):
         for program in setup.programs:

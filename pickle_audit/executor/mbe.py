@@ -150,6 +150,7 @@ def _run_jobs(
             backend,
             initializer=prepare_worker,
             initargs=(token, FragmentSystem.from_core(core), setup),
+            worker_env=setup.environment() if in_workers else None,
             **executor_options,
         ) as executor:
             futures = {

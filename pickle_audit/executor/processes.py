@@ -28,6 +28,7 @@ from pickle_audit.executor.errors import (
     WorkerCrashed,
     describe_exit,
 )
+from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.worker import worker_main
 
 STOP_GRACE_SECONDS = 2.0
@@ -62,22 +63,13 @@ class ProcessBackend:
 
     serializer = "pickle"
 
-    def __init__(
-        self,
-        workers: int,
-        *,
-        start_method: str | None,
-        initializer: Callable[..., Any] | None,
-        initargs: tuple,
-        timeout: float | None,
-        retries: int,
-    ) -> None:
+    def __init__(self, workers: int, options: WorkerOptions, *, start_method: str | None) -> None:
         self._context = multiprocessing.get_context(start_method or default_start_method())
-        self._size = workers
-        self._initializer = initializer
-        self._initargs = initargs
-        self._timeout = timeout
-        self._retries = retries
+        self._env = options.env
+        # pickled here, loaded in the worker only after `env` is applied
+        self._init = pickle.dumps((options.initializer, options.initargs))
+        self._timeout = options.timeout
+        self._retries = options.retries
         self._lock = threading.RLock()
         self._queue: deque[_Job] = deque()
         self._workers: list[_Worker] = []
@@ -146,7 +138,7 @@ class ProcessBackend:
         parent_conn, child_conn = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._initializer, self._initargs),
+            args=(child_conn, self._env, self._init),
             name="pickle-audit-worker",
             daemon=True,
         )

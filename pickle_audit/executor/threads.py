@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pickle_audit.executor.errors import ExecutorShutdown
+from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.outcome import Failure, Outcome, run_task
 
 
@@ -21,9 +22,9 @@ class SerialBackend:
 
     serializer = None
 
-    def __init__(self, *, initializer: Callable[..., Any] | None, initargs: tuple) -> None:
-        if initializer is not None:
-            initializer(*initargs)
+    def __init__(self, options: WorkerOptions) -> None:
+        if options.initializer is not None:
+            options.initializer(*options.initargs)
         self._stopped = False
 
     def submit(
@@ -48,18 +49,11 @@ class ThreadBackend:
 
     serializer = None
 
-    def __init__(
-        self,
-        workers: int,
-        *,
-        initializer: Callable[..., Any] | None,
-        initargs: tuple,
-        timeout: float | None,
-    ) -> None:
-        if initializer is not None:  # shared process state: initialize once, up front
-            initializer(*initargs)
+    def __init__(self, workers: int, options: WorkerOptions) -> None:
+        if options.initializer is not None:  # shared process state: initialize once, up front
+            options.initializer(*options.initargs)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pickle-audit")
-        self._timeout = timeout
+        self._timeout = options.timeout
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
 

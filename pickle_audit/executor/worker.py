@@ -10,26 +10,32 @@ the initializer, ("init-failed", traceback_text), or an `Outcome` per task.
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import traceback
-from collections.abc import Callable
-from typing import Any
 
 from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
 
 
-def worker_main(conn, initializer: Callable[..., Any] | None, initargs: tuple) -> None:
-    """Entry point of a worker process."""
+def worker_main(conn, env: dict[str, str], init: bytes) -> None:
+    """Entry point of a worker process.
+
+    `init` is the pickled `(initializer, initargs)`, loaded only after `env`
+    is in place: unpickling may import numpy or OpenMP libraries, which size
+    their thread pools from the environment as they load.
+    """
     # Ctrl-C on a terminal reaches the whole process group; the parent decides
     # what to cancel, so workers ignore it and are terminated by the parent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if initializer is not None:
-        try:
+    os.environ.update(env)
+    try:
+        initializer, initargs = pickle.loads(init)
+        if initializer is not None:
             initializer(*initargs)
-        except BaseException:
-            conn.send_bytes(pickle.dumps(("init-failed", traceback.format_exc())))
-            return
+    except BaseException:
+        conn.send_bytes(pickle.dumps(("init-failed", traceback.format_exc())))
+        return
     conn.send_bytes(pickle.dumps(("ready",)))
     while True:
         try:

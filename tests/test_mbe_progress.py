@@ -1,0 +1,47 @@
+"""Progress: a bar on a terminal, silence in pipes and CI logs."""
+
+from __future__ import annotations
+
+import io
+
+from qcmanybody import ManyBodyCore
+
+from pickle_audit.executor.mbe import run_many_body
+from pickle_audit.executor.progress import Progress
+from pickle_audit.executor.water import water_cluster
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bar_counts_jobs_and_failures_on_a_terminal():
+    stream = Terminal()
+    bar = Progress(5, enabled=True, done=2, stream=stream)
+    bar.update(failed=False)
+    bar.update(failed=True)
+    bar.close()
+    text = stream.getvalue()
+    assert "4/5" in text
+    assert "failed=1" in text
+    assert (bar.done, bar.failed) == (4, 1)
+
+
+def test_nothing_is_written_when_not_a_terminal(capsys):
+    stream = io.StringIO()
+    bar = Progress(3, enabled=True, stream=stream)
+    bar.update(failed=False)
+    bar.close()
+    assert stream.getvalue() == ""
+    core = ManyBodyCore(
+        water_cluster(3),
+        ["nocp"],
+        {1: "gfn2", 2: "gfn2"},
+        return_total_data=True,
+        supersystem_ie_only=False,
+        embedding_charges={},
+    )
+    spec = {"gfn2": {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}}
+    run_many_body(core, spec, backend="serial", progress=True)
+    assert capsys.readouterr().err == ""
