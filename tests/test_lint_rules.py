@@ -284,6 +284,10 @@ class Item:
         "        return self._data[name]",
         "return name.upper()",
         "return object.__getattribute__(self, '_data')[name]",
+        # a branch for listed names only: pickle's '__setstate__' lookup never enters it
+        "if name in ('size', 'shape'):\n            return self._data[name]\n"
+        "        raise AttributeError(name)",
+        "if name == 'size':\n            return len(self._data)\n        raise AttributeError(name)",
     ],
 )
 def test_guarded_or_stateless_getattr_is_clean(tmp_path: Path, getattr_body: str) -> None:
@@ -308,11 +312,27 @@ class Item:
 class Other:
     def __getattr__(self, name):
         return getattr(self, "_target").get(name)
+
+
+class Checked:
+    def __getattr__(self, name):
+        if name != self._expected:
+            raise AttributeError(name)
+        return 1
+
+
+class Restored:
+    def __getattr__(self, name):
+        return self._target[name]
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 """
     root = write_files(tmp_path / "p", {"m.py": body})
     assert summary(lint(root, Config(all_classes=True))) == [
         ("PA302", "p/m.py", 2),
         ("PA302", "p/m.py", 7),
+        ("PA302", "p/m.py", 12),
     ]
 
 

@@ -30,6 +30,7 @@ from pickle_audit.lint.facts import (
     ParseErrorFact,
     SuperInitCall,
     ValueFact,
+    evidence,
 )
 from pickle_audit.lint.positions import SourcePositions
 
@@ -178,17 +179,6 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
-
-
-def evidence(value: ValueFact) -> str:
-    """The evidence string of a value: `Foo()` for an instance of Foo, else its name."""
-    if value.kind == "call":
-        return f"{value.name}()"
-    if value.kind == "annotation" and value.name:
-        return f"{value.name}()"
-    if value.kind == "name":
-        return value.name
-    return ""
 
 
 def annotation_refs(node: cst.BaseExpression | None) -> tuple[str, ...]:
@@ -943,11 +933,13 @@ def _reads_self(node: cst.CSTNode, self_name: str) -> bool:
     stack = [node]
     while stack:
         current = stack.pop()
+        if isinstance(current, cst.Subscript) and _is_self_dict(current.value, self_name):
+            return True  # self.__dict__[name] raises KeyError, not AttributeError
         if isinstance(current, cst.Attribute):
             if (
                 isinstance(current.value, cst.Name)
                 and current.value.value == self_name
-                and current.attr.value != "__class__"
+                and current.attr.value not in ("__class__", "__dict__")
             ):
                 return True
         elif isinstance(current, cst.Call):
@@ -1008,9 +1000,31 @@ def _getattr_behaviour(node: cst.FunctionDef, params: tuple[ParamFact, ...]) -> 
                 return True, False
             if _raises(statement.body):
                 return _reads_self(node.body, self_name), True
+            if _selects_names(statement.test, attr_name) and statement.orelse is None:
+                continue  # runs only for the names listed, which pickle never asks for
         if _reads_self(statement, self_name):
             return True, False
     return False, False
+
+
+def _is_self_dict(node: cst.BaseExpression, self_name: str) -> bool:
+    return (
+        isinstance(node, cst.Attribute)
+        and node.attr.value == "__dict__"
+        and isinstance(node.value, cst.Name)
+        and node.value.value == self_name
+    )
+
+
+def _selects_names(test: cst.BaseExpression, attr_name: str) -> bool:
+    """`name in {...}` / `name == "x"`: a branch taken only for specific names."""
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value == attr_name
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.In | cst.Equal)
+    )
 
 
 def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
@@ -1018,12 +1032,23 @@ def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        message = str(error).splitlines()[0] if str(error) else "syntax error"
+        line, column = error.raw_line, error.raw_column + 1
+        detail = next(
+            (
+                text.rpartition(": ")[2]
+                for text in str(error).splitlines()
+                if text.startswith("parser error:")
+            ),
+            "",
+        )
+        message = f"syntax error at line {line}, column {column}" + (
+            f": {detail}" if detail else ""
+        )
         return ModuleFacts(
             path=path,
             module=module,
             is_package=is_package,
-            parse_error=ParseErrorFact(error.raw_line, error.raw_column + 1, message),
+            parse_error=ParseErrorFact(line, column, message),
         )
     except RecursionError:
         return _too_deep(path, module, is_package)
