@@ -287,7 +287,8 @@ class Item:
         # a branch for listed names only: pickle's '__setstate__' lookup never enters it
         "if name in ('size', 'shape'):\n            return self._data[name]\n"
         "        raise AttributeError(name)",
-        "if name == 'size':\n            return len(self._data)\n        raise AttributeError(name)",
+        "if name == 'size':\n            return len(self._data)\n"
+        "        raise AttributeError(name)",
     ],
 )
 def test_guarded_or_stateless_getattr_is_clean(tmp_path: Path, getattr_body: str) -> None:
