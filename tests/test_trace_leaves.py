@@ -18,6 +18,7 @@ import threading
 import types
 import weakref
 from pathlib import Path
+from typing import ClassVar
 
 import numpy
 import pydantic
@@ -303,3 +304,35 @@ def test_format_lists_every_problem_with_source_and_fix():
             "      fix: store list(...) or tuple(...) instead of the view",
         ]
     )
+
+
+class Counted:
+    """Counts how often pickling reduces it, to see how often the walk re-pickles it."""
+
+    reductions: ClassVar[dict[int, int]] = {}
+
+    def __reduce__(self):
+        Counted.reductions[id(self)] = Counted.reductions.get(id(self), 0) + 1
+        return (Counted, ())
+
+
+class Link:
+    def __init__(self, next_link):
+        self.sibling = Counted()
+        self.next = next_link
+
+
+def test_a_failing_chain_is_walked_in_linear_time():
+    chain = Link(lambda: 0)
+    for _ in range(150):
+        chain = Link(chain)
+    Counted.reductions.clear()
+    report = audit(chain, name="head")
+    [problem] = report.problems
+    assert problem.rule == "PA101"
+    assert problem.path.startswith("head.next.next") and problem.path.endswith(".next.next")
+    assert "...<" in problem.path  # 151 levels, the middle counted rather than spelled
+    # every sibling is pickled at most twice (the failed whole attempt, its own probe),
+    # never once per level above it
+    assert len(Counted.reductions) == 151
+    assert max(Counted.reductions.values()) <= 2

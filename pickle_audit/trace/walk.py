@@ -40,6 +40,20 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 
+
+class _Assumed:
+    """Marks a node not probed because it must fail: its parent failed (not by
+    overflowing the recursion limit), every earlier sibling pickled, and it is the
+    last child that could fail. Skipping that probe keeps a failing chain linear."""
+
+
+ASSUMED: Any = _Assumed()
+
+
+def _unprobed(error: Any) -> bool:
+    return error is UNKNOWN or error is ASSUMED  # `is`: a hostile error may override ==
+
+
 _IN_PROGRESS, _BAD, _OK = 0, 1, 2
 
 
@@ -69,6 +83,7 @@ class _Frame:
         "obj",
         "own_problem",
         "path",
+        "pending",
     )
 
     def __init__(self, obj: Any, path: Path, holder: Any, error: Any, groups: list[Group]):
@@ -83,6 +98,9 @@ class _Frame:
         self.failed_child = False
         self.own_problem = False
         self.deep = error is UNKNOWN
+        # The latest complex child, probed only once the next one shows up: the last
+        # one may not need a probe at all (see _Assumed).
+        self.pending: tuple[Any, Any, Callable[[Any], str | None]] | None = None
 
 
 def render_path(path: Path) -> tuple[str, ...]:
@@ -155,10 +173,10 @@ class Walker:
         try:
             groups = children(obj, self._serializer, self._pickler)
         except Exception as reduce_error:
-            self._report_leaf(obj, path, holder, reduce_error if error is UNKNOWN else error)
+            self._report_leaf(obj, path, holder, reduce_error if _unprobed(error) else error)
             return
         if not groups:  # saved whole: its own probe is the verdict
-            if error is UNKNOWN:
+            if _unprobed(error):
                 error = self._probe(obj)
                 if error is None:
                     self._status[id(obj)] = _OK
@@ -183,7 +201,7 @@ class Walker:
         while True:
             if frame.iterator is None:
                 if frame.group_index >= len(frame.groups):
-                    return False
+                    return self._settle_last(frame)
                 iterable, frame.formatter = frame.groups[frame.group_index]
                 frame.group_index += 1
                 frame.iterator = iter(iterable)
@@ -196,18 +214,45 @@ class Walker:
                         frame.failed_child = True
                     continue
                 if frame.deep:
-                    error = UNKNOWN
-                else:
-                    error = self._probe(value)
-                    if error is None:
-                        continue
-                self._enter(value, (frame.path, frame.formatter(key)), frame.obj, error)
-                return True
+                    self._enter(value, (frame.path, frame.formatter(key)), frame.obj, UNKNOWN)
+                    return True
+                previous, frame.pending = frame.pending, (value, key, frame.formatter)
+                if previous is not None and self._descend_if_failing(frame, previous, None):
+                    return True
             frame.iterator = None
+
+    def _settle_last(self, frame: _Frame) -> bool:
+        """The last complex child: assumed bad when nothing else explains the failure."""
+        last, frame.pending = frame.pending, None
+        if last is None:
+            return False
+        parent_failed_plainly = frame.error is ASSUMED or not isinstance(
+            frame.error, (RecursionError, _Unknown)
+        )
+        assumption = ASSUMED if parent_failed_plainly and not frame.failed_child else None
+        return self._descend_if_failing(frame, last, assumption)
+
+    def _descend_if_failing(
+        self, frame: _Frame, child: tuple[Any, Any, Callable[[Any], str | None]], error: Any
+    ) -> bool:
+        value, key, formatter = child
+        known = self._status.get(id(value))  # it may have been visited meanwhile
+        if known is not None:
+            if known != _OK:
+                frame.failed_child = True
+            return False
+        if error is None:
+            error = self._probe(value)
+            if error is None:
+                return False
+        self._enter(value, (frame.path, formatter(key)), frame.obj, error)
+        return True
 
     def _finish(self, frame: _Frame) -> None:
         if not frame.failed_child and not frame.own_problem:
-            if frame.error is UNKNOWN:
+            if frame.error is ASSUMED:  # no child explains it: the node's own verdict
+                frame.error = self._probe(frame.obj)
+            if frame.error is UNKNOWN or frame.error is None:
                 self._status[id(frame.obj)] = _OK
                 return
             self._record(frame.obj, frame.path, frame.holder, frame.error)
@@ -216,7 +261,7 @@ class Walker:
             self._stack[-1].failed_child = True
 
     def _report_leaf(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
-        if error is UNKNOWN:
+        if _unprobed(error):
             error = self._probe(obj)
             if error is None:  # a whole value that pickles after all
                 self._status[id(obj)] = _OK
