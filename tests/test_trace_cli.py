@@ -191,6 +191,10 @@ def tasks_module(tmp_path):
         "\n"
         "def clean():\n"
         "    return {'a': [1, 2]}\n"
+        "\n"
+        "class BadError(Exception):\n"
+        "    def __init__(self, code, message):\n"
+        "        super().__init__(message)\n"
     )
     return tmp_path
 
@@ -224,6 +228,16 @@ def test_check_clean_value_exits_0_and_json(tasks_module):
         "problems": [],
     }
     assert report["size"] > 0
+
+
+def test_check_roundtrip_finds_exceptions_that_cannot_be_loaded(tasks_module):
+    target = "tasks:{'error': BadError(1, 'boom')}"
+    assert pickle_audit("check", target, cwd=tasks_module).returncode == 0
+    result = pickle_audit("check", target, "--roundtrip", cwd=tasks_module)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "  {'error': BadError(1, 'boom')}['error']  tasks.BadError  PA301"
+    assert lines[2].startswith("      pickles, but loading it back raises TypeError")
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,8 @@ def test_cloudpickle_opens_closures_and_names_captured_variables():
         ("job.callback.__closure__[numbers]", "builtins.generator", "PA104"),
     ]
     assert report.problems[0].error == "TypeError: cannot pickle '_thread.lock' object"
+    task_line = make_task.__code__.co_firstlineno + 5  # `def task(x):`
+    assert report.problems[0].source == f"tests/test_trace_serializers.py:{task_line}"
 
 
 def test_dill_judges_by_dill_which_carries_locks_but_not_generators():

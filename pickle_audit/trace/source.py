@@ -36,6 +36,8 @@ class SourceFinder:
         if defined_at is not None:
             return defined_at
         last = segments[-1] if segments else ""
+        if last.startswith((".__closure__[", ".__globals__[")):
+            return function_source(holder)  # the function that captures or uses it
         if holder is not None and last.startswith(".") and last[1:].isidentifier():
             found = self._attribute_source(type(holder), last[1:], rule)
             if found is not None:

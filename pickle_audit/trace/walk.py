@@ -7,9 +7,11 @@ walk is iterative (a 100,000-deep list cannot overflow it), memoised by
 identity (cycles and shared references are visited once), and keeps going
 after a bad leaf, so all of them are found.
 
-A subtree whose pickling overflows the recursion limit is reported once, at
-its top, and then walked without probing until the leaves, where nesting no
-longer matters.
+The cost stays linear: the last child that could explain a parent's failure
+is not probed (it must fail when all its siblings pickled), so a failing
+chain is not re-pickled once per level. A subtree whose pickling overflows the
+recursion limit is reported once, at the top of the deep chain, and walked
+without probing down to the leaves, where nesting no longer matters.
 """
 
 from __future__ import annotations
