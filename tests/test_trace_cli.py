@@ -35,6 +35,11 @@ LAMBDA_LINE = line_of(BOUNDARIES, "return (lambda: good)")
 BOUNDARY_CASES = {
     "submit": ("ProcessPoolExecutor.submit", 'step("submit"', "args[0]"),
     "kwargs": ("ProcessPoolExecutor.submit", 'step("kwargs"', "kwargs['y']"),
+    "initializer": (
+        "ProcessPoolExecutor(initializer=...)",
+        "return ProcessPoolExecutor(1, context, initializer",
+        "initializer",
+    ),
     "executor_map": ("ProcessPoolExecutor.map", 'step("map"', "args[1][0]"),
     "apply_async": ("Pool.apply_async", 'step("apply_async"', "args[0]"),
     "starmap": ("Pool.starmap", 'step("starmap"', "args[0][0][1]"),
@@ -71,6 +76,7 @@ def test_clean_run_keeps_the_scripts_status_and_output():
     result = pickle_audit("trace", str(BOUNDARIES), "--status", "5")
     assert result.returncode == 5, result.stderr
     assert result.stdout.splitlines() == [
+        "initializer None",
         "submit 9",
         "kwargs 3",
         "map [11, 22]",
@@ -103,8 +109,9 @@ def test_keep_going_collects_every_bad_payload_as_json(tmp_path):
     assert report["version"] == 1
     assert report["stopped"] is False
     assert report["exit_status"] == 3  # the script ran to its end
-    # 2 x submit, map, apply_async, starmap, imap, 2 x Queue.put, 2 x Process.start, 2 x send
-    assert report["payloads_checked"] == 12
+    # initializer of the executor and of the pool, 2 x submit, map, apply_async, starmap,
+    # imap, 2 x Queue.put, 2 x Process.start, 2 x send
+    assert report["payloads_checked"] == 14
     assert [
         (v["boundary"], v["serializer"], [p["path"] for p in v["problems"]])
         for v in report["violations"]

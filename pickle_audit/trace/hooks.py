@@ -42,10 +42,15 @@ class Boundary:
     kwargs: str | None = None  # the parameter holding keyword payload values
     exclude: tuple[str, ...] = ()  # keyword parameters that configure, not carry
     public_owner: str | None = None  # the documented class, when `owner` is a private base
+    fn_root: str = "fn"  # how the report names the callable ...
+    args_root: str = "args"  # ... and the positional values
 
     @property
     def label(self) -> str:
-        return f"{self.public_owner or self.owner}.{self.method}"
+        owner = self.public_owner or self.owner
+        return (
+            f"{owner}(initializer=...)" if self.method == "__init__" else f"{owner}.{self.method}"
+        )
 
 
 def _pool(method: str, kind: str) -> Boundary:
@@ -79,6 +84,28 @@ _DASK_OPTIONS = (
 
 BOUNDARIES: tuple[Boundary, ...] = (
     *_executor("concurrent.futures.process", "ProcessPoolExecutor", "pickle"),
+    Boundary(
+        "concurrent.futures.process",
+        "ProcessPoolExecutor",
+        "__init__",
+        "pickle",
+        "initializer",
+        "initargs",
+        "tuple",
+        fn_root="initializer",
+        args_root="initargs",
+    ),
+    Boundary(
+        "multiprocessing.pool",
+        "Pool",
+        "__init__",
+        "pickle",
+        "initializer",
+        "initargs",
+        "tuple",
+        fn_root="initializer",
+        args_root="initargs",
+    ),
     _pool("apply", "apply"),
     _pool("apply_async", "apply"),
     _pool("map", "iterable"),
@@ -290,19 +317,20 @@ def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tu
         return _process_roots(process)
     roots: list[tuple[str, Any]] = []
     if boundary.fn is not None and boundary.fn in arguments:
-        roots.append(("fn", arguments[boundary.fn]))
+        roots.append((boundary.fn_root, arguments[boundary.fn]))
     if boundary.args is not None and boundary.args in arguments:
         value = arguments[boundary.args]
+        name = boundary.args_root
         if boundary.args_kind == "iterable":
             value = arguments[boundary.args] = list(value)
-            roots.append(("args[0]", value))
+            roots.append((f"{name}[0]", value))
         elif boundary.args_kind == "iterables":
             value = arguments[boundary.args] = tuple(list(item) for item in value)
-            roots.extend((f"args[{i}]", item) for i, item in enumerate(value))
+            roots.extend((f"{name}[{i}]", item) for i, item in enumerate(value))
         elif boundary.args_kind == "value":
-            roots.append(("args[0]", value))
+            roots.append((f"{name}[0]", value))
         else:
-            roots.extend((f"args[{i}]", item) for i, item in enumerate(value or ()))
+            roots.extend((f"{name}[{i}]", item) for i, item in enumerate(value or ()))
     if boundary.kwargs is not None and boundary.kwargs in arguments:
         keywords = arguments[boundary.kwargs] or {}
         roots.extend(
