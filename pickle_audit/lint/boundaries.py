@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pickle_audit.lint.extract import evidence
-from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts
+from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts, evidence
 from pickle_audit.lint.index import ProjectIndex
 
 PICKLE = "pickle"
