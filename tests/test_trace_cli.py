@@ -57,9 +57,9 @@ def test_trace_stops_at_the_bad_boundary_call(bad):
     result = pickle_audit("trace", str(BOUNDARIES.relative_to(ROOT)), "--bad", bad)
     assert result.returncode == 1, result.stderr
     call_site = f"fixtures/scripts/boundaries.py:{line_of(BOUNDARIES, marker)}"
+    call = boundary if boundary.endswith(")") else f"{boundary}(...)"
     expected = [
-        f"{call_site}: {boundary}(...) sends a payload that cannot be pickled with pickle:"
-        " 1 problem",
+        f"{call_site}: {call} sends a payload that cannot be pickled with pickle: 1 problem",
         f"  {path}  builtins.function  PA101",
         "      AttributeError: Can't pickle local object 'main.<locals>.payload.<locals>.<lambda>'",
         f"      source: fixtures/scripts/boundaries.py:{LAMBDA_LINE}",

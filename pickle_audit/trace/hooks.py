@@ -385,8 +385,9 @@ def iter_violation_lines(violation: Violation) -> Iterator[str]:
 
     count = len(violation.problems)
     noun = "problem" if count == 1 else "problems"
+    call = violation.boundary if violation.boundary.endswith(")") else f"{violation.boundary}(...)"
     yield (
-        f"{violation.call_site}: {violation.boundary}(...) sends a payload that cannot be"
+        f"{violation.call_site}: {call} sends a payload that cannot be"
         f" pickled with {violation.serializer}: {count} {noun}"
     )
     for problem in violation.problems:
