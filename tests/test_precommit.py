@@ -191,3 +191,24 @@ def test_manifest_declares_the_hook_as_pre_commit_reads_it() -> None:
     assert hook["types_or"] == ["python", "pyi"]
     assert hook["require_serial"] is True
     assert hook["pass_filenames"] is True
+
+
+WARM_RUN_PROBE = """
+import sys
+from pickle_audit.cli import main
+try:
+    main(["lint", "mbepar/core.py"])
+except SystemExit as done:
+    print(done.code, "libcst" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_warm_one_file_run_never_imports_the_parser(tmp_path: Path) -> None:
+    """What keeps the hook fast: with the cache warm, libcst (0.25 s to import) stays out."""
+    project = shutil.copytree(FIXTURES / "seedbug", tmp_path / "seedbug")
+    probe = [sys.executable, "-c", WARM_RUN_PROBE]
+    cold = subprocess.run(probe, cwd=project, capture_output=True, text=True, check=False)
+    warm = subprocess.run(probe, cwd=project, capture_output=True, text=True, check=False)
+    assert cold.stderr.splitlines()[-1] == "1 True"
+    assert warm.stderr.splitlines()[-1] == "1 False"
+    assert "mbepar/core.py:11:9: PA102" in warm.stdout
