@@ -43,7 +43,8 @@ _RULES = (
         "PA102",
         "dict-view",
         "error",
-        "a dict view (.keys()/.values()/.items()) stored on an instance or passed across a boundary",
+        "a dict view (.keys()/.values()/.items()) stored on an instance or passed across"
+        " a boundary",
         "store list(...) or tuple(...) instead of the view",
     ),
     Rule(
