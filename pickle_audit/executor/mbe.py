@@ -14,12 +14,14 @@ final `core.analyze` needs them all.
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcmanybody.utils import labeler
+from qcmanybody.utils import delabeler, labeler
 
 from pickle_audit.executor.checkpoint import Checkpoint, run_fingerprint
 from pickle_audit.executor.core import Executor
@@ -52,6 +54,26 @@ class ManyBodyJobsFailed(ExecutorError):
         return (type(self), (str(self), self.label, self.failures))
 
 
+@dataclass
+class RunStats:
+    """Timings of one run_many_body call (seconds), for benchmarks and logs."""
+
+    jobs: int = 0  # jobs computed (not taken from the checkpoint)
+    startup: float = 0.0  # executor creation until every worker ran its initializer
+    wall: float = 0.0  # workers ready until the last result arrived
+    first_result: float | None = None  # workers ready until the first result arrived
+    bytes_sent: int = 0  # pickled task bytes sent to workers (process backend)
+
+    def record(
+        self, jobs: int, started: float, ready: float, finished: list[float], bytes_sent: int
+    ) -> None:
+        self.jobs = jobs
+        self.startup = ready - started
+        self.wall = max(finished) - ready if finished else 0.0
+        self.first_result = min(finished) - ready if finished else None
+        self.bytes_sent = bytes_sent
+
+
 def job_labels(core: Any) -> list[tuple[str, str]]:
     """(model chemistry, job label) of every job, in `iterate_molecules` order.
 
@@ -70,6 +92,16 @@ def job_labels(core: Any) -> list[tuple[str, str]]:
     return jobs
 
 
+def largest_first(jobs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Jobs with the most fragments in their basis first.
+
+    All jobs are submitted at once and workers take them in order; starting
+    the long ones first keeps both workers busy to the end instead of one
+    finishing a big trimer while the other idles.
+    """
+    return sorted(jobs, key=lambda job: -len(delabeler(job[1])[2]))
+
+
 def run_many_body(
     core: Any,
     specifications: dict[str, Any],
@@ -83,6 +115,7 @@ def run_many_body(
     retries: int = 0,
     start_method: str | None = None,
     address: str | None = None,
+    stats: RunStats | None = None,
 ) -> dict[str, Any]:
     """Run every fragment job of `core` through `qcengine.compute`; return `core.analyze`.
 
@@ -92,7 +125,8 @@ def run_many_body(
     many small jobs side by side beat threading inside each). `checkpoint`
     names a sqlite3 file: finished jobs are committed as they arrive and a
     rerun computes only the missing ones. A failed job raises
-    `ManyBodyJobsFailed` naming it, after all other jobs finished.
+    `ManyBodyJobsFailed` naming it, after all other jobs finished. `stats`, if
+    given, is filled with the run's timings (startup, wall, first result).
     """
     specs = {mc: normalize_specification(mc, spec) for mc, spec in specifications.items()}
     missing = [mc for mc in core.mc_levels if mc not in specs]
@@ -108,12 +142,12 @@ def run_many_body(
         store = Checkpoint(checkpoint, fingerprint)
     try:
         results = store.load() if store else {}
-        todo = [(mc, label) for mc, label in jobs if label not in results]
+        todo = largest_first([(mc, label) for mc, label in jobs if label not in results])
         failures = _run_jobs(
             core, specs, todo, results, store, progress=progress, total=len(jobs),
             backend=backend, workers=workers, timeout=timeout, retries=retries,
             task_config=dict(DEFAULT_TASK_CONFIG if task_config is None else task_config),
-            start_method=start_method, address=address,
+            start_method=start_method, address=address, stats=stats,
         )  # fmt: skip
     finally:
         if store is not None:
@@ -134,6 +168,7 @@ def _run_jobs(
     total: int,
     backend: str,
     task_config: dict[str, Any],
+    stats: RunStats | None,
     **executor_options: Any,
 ) -> dict[str, BaseException]:
     """Submit every job at once; collect results as they arrive. Returns failures."""
@@ -145,6 +180,7 @@ def _run_jobs(
     in_workers = backend in ("process", "dask")
     setup = WorkerSetup(task_config, programs, set_environment=in_workers)
     bar = Progress(total, enabled=progress, done=total - len(todo))
+    started = time.perf_counter()
     try:
         with Executor(
             backend,
@@ -153,10 +189,14 @@ def _run_jobs(
             worker_env=setup.environment() if in_workers else None,
             **executor_options,
         ) as executor:
-            futures = {
-                executor.submit(compute_fragment, token, label, specs[mc], label=label): label
-                for mc, label in todo
-            }
+            executor.wait_ready()
+            ready = time.perf_counter()
+            finished: list[float] = []
+            futures = {}
+            for mc, label in todo:
+                future = executor.submit(compute_fragment, token, label, specs[mc], label=label)
+                future.add_done_callback(lambda _: finished.append(time.perf_counter()))
+                futures[future] = label
             for future in as_completed(futures):
                 label = futures[future]
                 error = future.exception()
@@ -167,6 +207,8 @@ def _run_jobs(
                 else:
                     failures[label] = error
                 bar.update(failed=error is not None)
+            if stats is not None:
+                stats.record(len(todo), started, ready, finished, executor.bytes_sent)
     finally:
         bar.close()
         release_worker(token)

@@ -1,0 +1,170 @@
+"""Many-body expansion on every backend, side by side, from one run.
+
+    python benchmarks/mbe_backends.py                 # both cases, 2 workers
+    python benchmarks/mbe_backends.py --workers 4 --cases overhead
+
+Cases (GFN2-xTB through QCEngine, nocp, up to 3-body, energies):
+  overhead-bound  9 waters, 129 jobs of a few ms: the cost of shipping tasks dominates
+  compute-bound   9 fragments of 6 waters, 129 jobs: the xtb work dominates
+
+Contenders: `run_many_body` with the serial, thread, process and dask
+backends, and the naive pattern: a bound method of a driver object that
+holds a core-like object (ManyBodyCore's state with `mc_levels` made a list
+so it pickles at all), submitted per job to concurrent.futures'
+ProcessPoolExecutor (default start method), which pickles the whole driver
+every time.
+
+Columns: startup (executor creation until every worker is initialized), wall
+(workers ready until the last result), speedup and efficiency (speedup per
+worker) against serial wall, bytes per task crossing the process boundary,
+first result (after ready), and |dE| of the total energy against serial.
+
+Targets on 2 workers: compute-bound efficiency >= 0.95 on process;
+overhead-bound speedup >= 1.8 on process; <= 2 kB per task; first result <=
+0.5 s after the executor is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+import types
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import cloudpickle
+import qcengine
+from qcelemental.models.v2 import AtomicInput
+from qcmanybody import ManyBodyCore
+
+from pickle_audit.executor.fragments import FragmentSystem, compute_fragment
+from pickle_audit.executor.mbe import RunStats, job_labels, run_many_body
+from pickle_audit.executor.water import water_cluster
+
+SPEC = {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}
+CASES = {"overhead": (9, 1), "compute": (9, 6)}
+TASK_CONFIG = {"ncores": 1}
+
+
+@dataclass
+class Row:
+    contender: str
+    workers: int
+    startup: float
+    wall: float
+    bytes_per_task: float
+    first_result: float | None
+    energy: float
+
+
+def make_core(n_fragments: int, waters: int) -> ManyBodyCore:
+    return ManyBodyCore(
+        water_cluster(n_fragments, waters),
+        ["nocp"],
+        {1: "gfn2", 2: "gfn2", 3: "gfn2"},
+        return_total_data=True,
+        supersystem_ie_only=False,
+        embedding_charges={},
+    )
+
+
+def run_backend(core: ManyBodyCore, backend: str, workers: int) -> Row:
+    stats = RunStats()
+    workers = 1 if backend == "serial" else workers
+    results = run_many_body(core, {"gfn2": SPEC}, backend=backend, workers=workers, stats=stats)
+    if backend == "process":
+        per_task = stats.bytes_sent / stats.jobs
+    elif backend == "dask":  # what Dask ships per task: the function and (token, label, spec)
+        _, label = job_labels(core)[-1]
+        per_task = len(cloudpickle.dumps((compute_fragment, ("0" * 32, label, SPEC), {})))
+    else:
+        per_task = 0
+    return Row(
+        backend,
+        workers,
+        stats.startup,
+        stats.wall,
+        per_task,
+        stats.first_result,
+        results["ret_energy"],
+    )
+
+
+class NaiveDriver:
+    """The pattern the executor replaces: the driver (and its core) travel with every task."""
+
+    def __init__(self, core: ManyBodyCore) -> None:
+        state = dict(vars(core), mc_levels=list(core.mc_levels))
+        self.core = types.SimpleNamespace(**state)
+        self.spec = SPEC
+
+    def execute_fragment(self, label: str) -> dict:
+        system = FragmentSystem(self.core.molecule, self.core.nfragments, {})
+        atomic = AtomicInput(molecule=system.molecule_for(label), specification=self.spec)
+        result = qcengine.compute(atomic, "xtb", raise_error=True, task_config=TASK_CONFIG)
+        return {"energy": result.properties.return_energy}
+
+    def run(self, labels: list[str], workers: int, original_core: ManyBodyCore) -> Row:
+        started = time.perf_counter()
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(self.execute_fragment, label): label for label in labels}
+            results, first = {}, None
+            for future in as_completed(futures):
+                first = first or time.perf_counter() - started
+                results[futures[future]] = future.result()
+        wall = time.perf_counter() - started
+        per_task = len(pickle.dumps((self.execute_fragment, labels[-1])))
+        energy = original_core.analyze(results)["ret_energy"]
+        return Row("naive", workers, 0.0, wall, per_task, first, energy)
+
+
+def run_case(name: str, workers: int, contenders: list[str]) -> list[Row]:
+    core = make_core(*CASES[name])
+    rows = []
+    for contender in contenders:
+        if contender == "naive":
+            labels = [label for _, label in job_labels(core)]
+            rows.append(NaiveDriver(core).run(labels, workers, core))
+        else:
+            rows.append(run_backend(core, contender, workers))
+    return rows
+
+
+def print_table(case: str, jobs: int, rows: list[Row]) -> None:
+    serial = next(r for r in rows if r.contender == "serial")
+    print(f"\n{case}-bound: {jobs} jobs")
+    header = (
+        f"{'contender':<10} {'workers':>7} {'startup s':>9} {'wall s':>8} {'speedup':>8} "
+        f"{'effic.':>7} {'B/task':>7} {'first s':>8} {'|dE| Eh':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        speedup = serial.wall / row.wall
+        first = "-" if row.first_result is None else f"{row.first_result:.3f}"
+        print(
+            f"{row.contender:<10} {row.workers:>7} {row.startup:>9.2f} {row.wall:>8.2f} "
+            f"{speedup:>8.2f} {speedup / row.workers:>7.2f} {row.bytes_per_task:>7.0f} "
+            f"{first:>8} {abs(row.energy - serial.energy):>9.1e}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument(
+        "--contenders",
+        nargs="+",
+        default=["serial", "thread", "process", "naive", "dask"],
+        help="serial must come first: it is the reference",
+    )
+    args = parser.parse_args()
+    for case in args.cases:
+        rows = run_case(case, args.workers, args.contenders)
+        print_table(case, len(job_labels(make_core(*CASES[case]))), rows)
+
+
+if __name__ == "__main__":
+    main()
