@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -53,34 +54,54 @@ class Measurement:
     seconds: float
     peak_mb: float
     returncode: int
+    timed_out: bool = False
 
 
-def measure_child(command: list[str]) -> None:
+def measure_child(command: list[str], timeout: float) -> None:
     """Wrapper mode: run `command`, print its wall time and peak RSS as JSON."""
-    start = time.perf_counter()
-    completed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        # A session of its own, so a timeout stops the contender's worker processes too.
+        child = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+        try:
+            child.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            timed_out = True
+        seconds = time.perf_counter() - start
+        errors.seek(0)
+        stderr = errors.read()
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "peak_mb": peak_kb / 1024,
-                "returncode": completed.returncode,
-                "stderr": completed.stderr.decode(errors="replace")[-400:],
+                "returncode": child.returncode,
+                "timed_out": timed_out,
+                "stderr": stderr.decode(errors="replace")[-400:],
             }
         )
     )
 
 
-def run_contender(name: str, command: list[str], cwd: Path) -> Measurement:
-    wrapper = [sys.executable, __file__, "--measure-child", "--", *command]
+def run_contender(name: str, command: list[str], cwd: Path, timeout: float) -> Measurement:
+    wrapper = [sys.executable, __file__, "--measure-child", "--timeout", str(timeout)]
+    wrapper += ["--", *command]
     output = subprocess.run(wrapper, cwd=cwd, capture_output=True, text=True, check=True).stdout
     data = json.loads(output)
-    if data["returncode"] not in (0, 1):
+    if data["timed_out"]:
+        print(f"  {name}: stopped after {timeout:.0f} s", file=sys.stderr)
+    elif data["returncode"] not in (0, 1):
         print(f"  {name} exited {data['returncode']}: {data['stderr']}", file=sys.stderr)
     print(f"  {name}: {data['seconds']:.2f} s", file=sys.stderr)
-    return Measurement(name, data["seconds"], data["peak_mb"], data["returncode"])
+    return Measurement(
+        name, data["seconds"], data["peak_mb"], data["returncode"], data["timed_out"]
+    )
 
 
 def copy_file_set(paths: list[Path], target: Path) -> list[Path]:
@@ -123,8 +144,9 @@ def table(results: list[Measurement], files: int, megabytes: float, where: str) 
         f"{'peak RSS MB':>13}",
     ]
     for result in results:
+        over = ">" if result.timed_out else " "
         lines.append(
-            f"{result.name:<36}{result.seconds:>9.2f}{files / result.seconds:>10.0f}"
+            f"{result.name:<35}{over}{result.seconds:>9.2f}{files / result.seconds:>10.0f}"
             f"{bare / result.seconds:>20.2f}x{result.peak_mb:>13.0f}"
         )
     return "\n".join(lines)
@@ -159,11 +181,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paths", nargs="+", type=Path, help="default: the stdlib")
     parser.add_argument("--skip", nargs="*", default=[], choices=["fixit", "flake8"])
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds a contender may take (default 900)"
+    )
     parser.add_argument("--measure-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.measure_child:
-        measure_child(arguments.command)
+        measure_child(arguments.command, arguments.timeout)
         return
     paths = arguments.paths or [Path(sysconfig.get_paths()["stdlib"])]
     with tempfile.TemporaryDirectory(prefix="lint-speed-") as scratch:
@@ -174,7 +199,7 @@ def main() -> None:
         megabytes = sum(path.stat().st_size for path in files) / 1e6
         print(f"measuring {len(files)} files ...", file=sys.stderr)
         results = [
-            run_contender(name, command, Path(scratch))
+            run_contender(name, command, Path(scratch), arguments.timeout)
             for name, command in contenders(project, file_list, set(arguments.skip))
         ]
     where = ", ".join(str(path) for path in paths)
