@@ -141,12 +141,13 @@ def test_globs_match_files_and_the_folders_above_them() -> None:
 
 def test_file_listing_applies_exclude_and_skips_tool_folders(tmp_path: Path) -> None:
     kept = write(tmp_path / "pkg" / "core.py", "")
-    script = write(tmp_path / "tools" / "run", "print(1)\n")
+    script = write(tmp_path / "tools" / "run.py", "print(1)\n")
+    readme = write(tmp_path / "README.md", "")
     write(tmp_path / "pkg" / "generated" / "models.py", "")
     write(tmp_path / ".venv" / "lib" / "site.py", "")
     write(tmp_path / "pkg" / "__pycache__" / "core.py", "")
     write(tmp_path / "pkg" / "notes.txt", "")
-    files = list_python_files([tmp_path, script, kept], tmp_path, ["pkg/generated"])
+    files = list_python_files([tmp_path, script, kept, readme], tmp_path, ["pkg/generated"])
     assert files == sorted([kept.resolve(), script.resolve()])
     assert (
         list_python_files(

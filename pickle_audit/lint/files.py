@@ -50,15 +50,18 @@ def walk_python_files(folder: Path) -> Iterator[Path]:
 def list_python_files(paths: Sequence[Path], root: Path, exclude: Iterable[str]) -> list[Path]:
     """The absolute, de-duplicated, sorted `.py` files named by `paths`.
 
-    Folders are walked; files are taken as given even without a `.py` suffix
-    (scripts). `exclude` globs (relative to `root`) apply to both, so a
-    pre-commit hook that passes an excluded file does not lint it.
+    Folders are walked; a named file counts when it ends in `.py`, the files
+    the project index reads. `exclude` globs (relative to `root`) apply to
+    both, so a pre-commit hook that passes an excluded file does not lint it.
     """
     globs = tuple(exclude)
     found: set[Path] = set()
     for path in paths:
         absolute = path.resolve()
-        candidates = walk_python_files(absolute) if absolute.is_dir() else [absolute]
+        if absolute.is_dir():
+            candidates: Iterable[Path] = walk_python_files(absolute)
+        else:
+            candidates = [absolute] if absolute.suffix == ".py" else []
         found.update(
             candidate
             for candidate in candidates
