@@ -162,6 +162,12 @@ def test_fixing_twice_changes_nothing_the_second_time(project: Path, before, fin
     assert (project / path).read_text() == fixed
 
 
+def test_a_lambda_forwarding_to_a_builtin_becomes_the_builtin(project: Path) -> None:
+    path = write(project, "sizes.py", "sizes = pool.map(lambda item: len(item), items)\n")
+    (fix,) = plan_fixes([finding("PA201", path, 1, 9)])
+    assert fix.after == "sizes = pool.map(len, items)\n"
+
+
 def test_a_view_passed_as_an_argument_is_wrapped_where_the_finding_points(project: Path) -> None:
     path = write(project, "send.py", "pool.submit(report, table.keys(), table.values())\n")
     (fix,) = plan_fixes([finding("PA102", path, 1, 21)])
