@@ -27,6 +27,10 @@ from pathlib import Path
 
 import qcmanybody
 
+# The same qcmanybody project the integration tests lint.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from gate_helpers import copy_qcmanybody  # noqa: E402
+
 TARGET_WARM_SECONDS = 1.0
 CHANGED_FILE = "qcmanybody/core.py"
 
@@ -34,19 +38,6 @@ CHANGED_FILE = "qcmanybody/core.py"
 def pickle_audit_command() -> list[str]:
     script = shutil.which("pickle-audit")
     return [script] if script else [sys.executable, "-m", "pickle_audit"]
-
-
-def make_project(root: Path) -> Path:
-    shutil.copytree(
-        Path(qcmanybody.__file__).parent,
-        root / "qcmanybody",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    (root / "pyproject.toml").write_text(
-        '[project]\nname = "qcmanybody-copy"\n\n'
-        '[tool.pickle-audit]\nboundary-classes = ["qcmanybody.core.ManyBodyCore"]\n'
-    )
-    return root
 
 
 def median_seconds(command: list[str], cwd: Path, repeat: int) -> float:
@@ -77,7 +68,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="precommit-speed-") as scratch:
-        project = make_project(Path(scratch))
+        project = copy_qcmanybody(Path(scratch))
         files = sorted(project.rglob("*.py"))
         lines = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in files)
         subprocess.run([*pickle_audit_command(), "lint"], cwd=project, capture_output=True)
