@@ -29,7 +29,7 @@ import qcmanybody
 
 # The same qcmanybody project the integration tests lint.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from gate_helpers import copy_qcmanybody  # noqa: E402
+from gate_helpers import copy_qcmanybody
 
 TARGET_WARM_SECONDS = 1.0
 CHANGED_FILE = "qcmanybody/core.py"
