@@ -12,6 +12,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -337,6 +338,20 @@ def test_diff_previews_and_fix_rewrites(seedbug: Path) -> None:
     fixed = cli("lint", "seedbug", "--fix", "--format", "json")
     assert "self.levels = list(self.nbodies_per_level.keys())" in core.read_text()
     assert "PA102" not in [rule for rule, _, _ in seedbug_findings(fixed.stdout)]
+
+
+@pytest.mark.parametrize(
+    ("option", "module"),
+    [("--fix", "pickle_audit.lint.fix"), ("--baseline=b.json", "pickle_audit.baseline")],
+)
+def test_option_whose_module_is_missing_is_a_usage_error(
+    seedbug: Path, monkeypatch: pytest.MonkeyPatch, option: str, module: str
+) -> None:
+    """A trimmed installation without the gate modules says so instead of crashing."""
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    run = cli("lint", "seedbug", option)
+    assert run.exit_code == 2
+    assert f"{option.split('=')[0]} is not available: {module} is not installed" in run.stderr
 
 
 # --- the linter's own data is picklable (it ships it between processes) --------------------
