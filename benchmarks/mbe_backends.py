@@ -40,7 +40,7 @@ from qcmanybody import ManyBodyCore
 
 from pickle_audit.executor.fragments import FragmentSystem, compute_fragment
 from pickle_audit.executor.mbe import RunStats, job_labels, run_many_body
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 SPEC = {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}
 CASES = {"overhead": (9, 1), "compute": (9, 6)}
@@ -56,17 +56,6 @@ class Row:
     bytes_per_task: float
     first_result: float | None
     energy: float
-
-
-def make_core(n_fragments: int, waters: int) -> ManyBodyCore:
-    return ManyBodyCore(
-        water_cluster(n_fragments, waters),
-        ["nocp"],
-        {1: "gfn2", 2: "gfn2", 3: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
 
 
 def run_backend(core: ManyBodyCore, backend: str, workers: int) -> Row:
@@ -120,7 +109,7 @@ class NaiveDriver:
 
 
 def run_case(name: str, workers: int, contenders: list[str]) -> list[Row]:
-    core = make_core(*CASES[name])
+    core = water_core(*CASES[name])
     rows = []
     for contender in contenders:
         if contender == "naive":
@@ -163,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     for case in args.cases:
         rows = run_case(case, args.workers, args.contenders)
-        print_table(case, len(job_labels(make_core(*CASES[case]))), rows)
+        print_table(case, len(job_labels(water_core(*CASES[case]))), rows)
 
 
 if __name__ == "__main__":

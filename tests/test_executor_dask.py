@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 
-import dask
 import pytest
-from distributed import LocalCluster
 from executor_helpers import (
     dict_keys_result,
     exit_with,
@@ -27,17 +25,14 @@ from pickle_audit.executor import (
     TaskTimeout,
     WorkerCrashed,
 )
-from pickle_audit.executor.dask import dask_scheduler_settings
+from pickle_audit.executor.dask import local_cluster
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with dask.config.set(dask_scheduler_settings(retries=0)):
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    cluster = local_cluster(2)
     yield cluster
     cluster.close()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qcengine
-from distributed import LocalCluster
 from qcelemental.models.v2 import AtomicInput
 from qcmanybody import ManyBodyCore
 
+from pickle_audit.executor.dask import local_cluster
 from pickle_audit.executor.mbe import run_many_body
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 pytestmark = pytest.mark.timeout(180)
 MODEL = {"method": "GFN2-xTB"}
@@ -20,17 +20,6 @@ CASES = {
     "tetramer-nocp+cp-gradient": (4, ["nocp", "cp"], "gradient"),
 }
 BACKENDS = ["serial", "thread", "process", "dask"]
-
-
-def make_core(n_waters: int, bsse: list[str]) -> ManyBodyCore:
-    return ManyBodyCore(
-        water_cluster(n_waters),
-        bsse,
-        {1: "gfn2", 2: "gfn2", 3: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
 
 
 def direct_loop(core: ManyBodyCore, driver: str) -> dict:
@@ -58,14 +47,7 @@ def assert_same_numbers(actual, expected, path="results"):
 
 @pytest.fixture(scope="module")
 def cluster():
-    import dask
-
-    from pickle_audit.executor.dask import dask_scheduler_settings
-
-    with dask.config.set(dask_scheduler_settings(retries=0)):
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    cluster = local_cluster(2)
     yield cluster
     cluster.close()
 
@@ -73,7 +55,7 @@ def cluster():
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
     n_waters, bsse, driver = CASES[request.param]
-    core = make_core(n_waters, bsse)
+    core = water_core(n_waters, bsse=bsse)
     return core, bsse, driver, direct_loop(core, driver)
 
 

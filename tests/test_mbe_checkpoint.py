@@ -14,36 +14,22 @@ import numpy as np
 import psutil
 import pytest
 from executor_helpers import wait_gone
-from qcmanybody import ManyBodyCore
 
 from pickle_audit.executor.mbe import ManyBodyJobsFailed, job_labels, run_many_body
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 pytestmark = pytest.mark.timeout(180)
 TESTS = Path(__file__).resolve().parent
 XTB = {"program": "xtb", "driver": "gradient", "model": {"method": "GFN2-xTB"}}
 
 DRIVER = """
-from qcmanybody import ManyBodyCore
 from pickle_audit.executor.mbe import run_many_body
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 if __name__ == "__main__":
-    core = ManyBodyCore(water_cluster(6, 2), ["nocp"], {{1: "gfn2", 2: "gfn2", 3: "gfn2"}},
-                        return_total_data=True, supersystem_ie_only=False, embedding_charges={{}})
+    core = water_core(6, 2)
     run_many_body(core, {{"gfn2": {xtb!r}}}, backend="process", workers=1, checkpoint={path!r})
 """
-
-
-def make_core() -> ManyBodyCore:
-    return ManyBodyCore(
-        water_cluster(6, 2),
-        ["nocp"],
-        {1: "gfn2", 2: "gfn2", 3: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
 
 
 def committed_rows(path: Path) -> dict[str, int]:
@@ -71,31 +57,24 @@ def test_interrupted_run_resumes_with_only_the_missing_jobs(tmp_path):
     assert "KeyboardInterrupt" in stderr
     assert wait_gone(descendants) == []
 
-    total = len(job_labels(make_core()))
+    total = len(job_labels(water_core(6, 2)))
     before = committed_rows(path)
     assert 5 <= len(before) < total
     resumed = run_many_body(
-        make_core(), {"gfn2": XTB}, backend="process", workers=2, checkpoint=path
+        water_core(6, 2), {"gfn2": XTB}, backend="process", workers=2, checkpoint=path
     )
     after = committed_rows(path)
     assert len(after) == total == 41
     assert {label: after[label] for label in before} == before  # finished jobs did not rerun
     assert min(after[label] for label in set(after) - set(before)) > max(before.values())
 
-    uninterrupted = run_many_body(make_core(), {"gfn2": XTB}, backend="thread", workers=2)
+    uninterrupted = run_many_body(water_core(6, 2), {"gfn2": XTB}, backend="thread", workers=2)
     assert resumed["ret_energy"] == pytest.approx(uninterrupted["ret_energy"], abs=1e-9)
     np.testing.assert_allclose(resumed["ret_gradient"], uninterrupted["ret_gradient"], atol=1e-9)
 
 
 def test_failed_jobs_are_named_after_all_others_finished(tmp_path):
-    core = ManyBodyCore(
-        water_cluster(3),
-        ["nocp"],
-        {1: "good", 2: "bad"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
+    core = water_core(3, levels={1: "good", 2: "bad"})
     bad = {**XTB, "model": {"method": "GFN-unknown"}}
     path = tmp_path / "run.sqlite"
     with pytest.raises(ManyBodyJobsFailed) as raised:
@@ -117,14 +96,7 @@ def test_failed_jobs_are_named_after_all_others_finished(tmp_path):
 
 def test_checkpoint_of_another_calculation_is_refused(tmp_path):
     path = tmp_path / "run.sqlite"
-    core = ManyBodyCore(
-        water_cluster(3),
-        ["nocp"],
-        {1: "gfn2", 2: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
+    core = water_core(3, max_nbody=2)
     run_many_body(core, {"gfn2": XTB}, backend="serial", checkpoint=path)
     energy_only = {**XTB, "driver": "energy"}
     with pytest.raises(ValueError, match="belongs to a different calculation"):

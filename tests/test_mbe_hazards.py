@@ -14,7 +14,6 @@ import sys
 import textwrap
 
 import pytest
-from qcmanybody import ManyBodyCore
 
 from pickle_audit.executor import Executor
 from pickle_audit.executor.fragments import (
@@ -24,7 +23,7 @@ from pickle_audit.executor.fragments import (
     prepare_worker,
 )
 from pickle_audit.executor.mbe import job_labels
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 pytestmark = pytest.mark.timeout(120)
 XTB = {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}
@@ -38,14 +37,7 @@ def threads_after_a_job(token: str, label: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("ncores", [1, 2])
 def test_worker_openmp_threads_follow_task_config(ncores):
-    core = ManyBodyCore(
-        water_cluster(3),
-        ["nocp"],
-        {1: "gfn2", 2: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
+    core = water_core(3, max_nbody=2)
     setup = WorkerSetup({"ncores": ncores}, ("xtb",), set_environment=True)
     label = job_labels(core)[-1][1]
     with Executor(
@@ -66,15 +58,13 @@ def test_worker_openmp_threads_follow_task_config(ncores):
 DRIVER = """
 import qcengine
 from qcelemental.models.v2 import AtomicInput
-from qcmanybody import ManyBodyCore
 from pickle_audit.executor.mbe import run_many_body
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_cluster, water_core
 
 XTB = {xtb!r}
 
 if __name__ == "__main__":
-    core = ManyBodyCore(water_cluster(4), ["nocp"], {{1: "gfn2", 2: "gfn2"}},
-                        return_total_data=True, supersystem_ie_only=False, embedding_charges={{}})
+    core = water_core(4, max_nbody=2)
     # hazard 3: the first QCEngine use of this process comes from four threads at once
     threaded = run_many_body(core, {{"gfn2": XTB}}, backend="thread", workers=4)
     # hazard 2: the parent now runs xtb with two OpenMP threads, then starts worker processes

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 
-from qcmanybody import ManyBodyCore
-
 from pickle_audit.executor.mbe import run_many_body
 from pickle_audit.executor.progress import Progress
-from pickle_audit.executor.water import water_cluster
+from pickle_audit.executor.water import water_core
 
 
 class Terminal(io.StringIO):
@@ -34,14 +32,7 @@ def test_nothing_is_written_when_not_a_terminal(capsys):
     bar.update(failed=False)
     bar.close()
     assert stream.getvalue() == ""
-    core = ManyBodyCore(
-        water_cluster(3),
-        ["nocp"],
-        {1: "gfn2", 2: "gfn2"},
-        return_total_data=True,
-        supersystem_ie_only=False,
-        embedding_charges={},
-    )
+    core = water_core(3, max_nbody=2)
     spec = {"gfn2": {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}}
     run_many_body(core, spec, backend="serial", progress=True)
     assert capsys.readouterr().err == ""

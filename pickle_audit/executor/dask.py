@@ -61,6 +61,21 @@ def dask_scheduler_settings(retries: int) -> dict[str, Any]:
     }
 
 
+def local_cluster(workers: int, *, retries: int = 0, env: dict[str, str] | None = None) -> Any:
+    """A LocalCluster of single-threaded worker processes, set up for this executor."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(dask_scheduler_settings(retries)):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            env=env or {},  # applied by each nanny before its worker starts
+        )
+
+
 class InitializerPlugin(WorkerPlugin):
     """Runs the executor's initializer once on every worker, including replacements."""
 
@@ -78,19 +93,11 @@ class DaskBackend:
     serializer = "cloudpickle"
 
     def __init__(self, workers: int, options: WorkerOptions, *, address: str | None) -> None:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         self._cluster = None
         if address is None:
-            with dask.config.set(dask_scheduler_settings(options.retries)):
-                self._cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    env=options.env,  # applied by each nanny before its worker starts
-                )
+            self._cluster = local_cluster(workers, retries=options.retries, env=options.env)
             address = self._cluster.scheduler_address
         self._client = Client(address, set_as_default=False)
         self._timeout = options.timeout

@@ -152,6 +152,9 @@ class ProcessBackend:
                 self._assign()
                 self._poll()
                 self._expire()
+        except BaseException as exc:  # never leave a caller waiting on a future forever
+            self._break(f"the executor's dispatcher failed: {exc!r}")
+            raise
         finally:
             self._stop_workers()
 

@@ -1,4 +1,4 @@
-"""Deterministic water clusters: the many-body test system of the docs, tests and benchmarks.
+"""Deterministic water clusters: the many-body system of the docs, tests and benchmarks.
 
 Waters sit on a grid (O-O 3.0 A) with orientations set by their index, so the
 same call always gives the same molecule; a fragment is a block of waters,
@@ -8,9 +8,11 @@ and fragments sit on a coarser grid (6 A between blocks).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from qcelemental.models.v2 import Molecule
+from qcmanybody import ManyBodyCore
 
 ANGSTROM_PER_BOHR = 0.529177210903
 OH_LENGTH = 0.9572
@@ -60,3 +62,22 @@ def water_cluster(n_fragments: int, waters_per_fragment: int = 1) -> Molecule:
         fragments.append(list(range(first, len(symbols))))
     geometry = np.concatenate(coordinates) / ANGSTROM_PER_BOHR
     return Molecule(symbols=symbols, geometry=geometry, fragments=fragments)
+
+
+def water_core(
+    n_fragments: int,
+    waters_per_fragment: int = 1,
+    *,
+    max_nbody: int = 3,
+    bsse: Sequence[str] = ("nocp",),
+    levels: dict[int, str] | None = None,
+) -> ManyBodyCore:
+    """A qcmanybody core over `water_cluster`, one model chemistry "gfn2" by default."""
+    return ManyBodyCore(
+        water_cluster(n_fragments, waters_per_fragment),
+        list(bsse),
+        levels or dict.fromkeys(range(1, max_nbody + 1), "gfn2"),
+        return_total_data=True,
+        supersystem_ie_only=False,
+        embedding_charges={},
+    )
