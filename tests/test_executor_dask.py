@@ -108,3 +108,9 @@ def test_embedded_cluster_starts_and_stops():
     with Executor("dask", 1) as executor:
         assert executor.wait_ready(60)
         assert list(executor.map(square, range(4))) == [0, 1, 4, 9]
+
+
+def test_arguments_that_look_like_dask_tasks_are_passed_as_they_are(executor):
+    # a tuple starting with a callable is a task in a Dask graph; here it is just data
+    assert executor.submit(len, (square, 3)).result() == 2
+    assert executor.submit(str, ["square-0"]).result() == "['square-0']"

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -25,27 +26,37 @@ from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
 
 
-def run_in_dask_worker(
-    label: str | None, fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None
-) -> bytes:
+@dataclass(frozen=True)
+class DaskTask:
+    """One task as a single opaque argument: Dask never looks inside it for keys or tasks."""
+
+    label: str | None
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    timeout: float | None
+
+
+def run_in_dask_worker(task: DaskTask) -> bytes:
     """Run one task in a Dask worker; always returns a cloudpickled Outcome."""
     import cloudpickle
 
-    if timeout is None:
-        return pack_outcome(run_task(fn, args, kwargs, label), label, cloudpickle.dumps)
+    def run() -> Outcome:
+        return run_task(task.fn, task.args, task.kwargs, task.label)
+
+    if task.timeout is None:
+        return pack_outcome(run(), task.label, cloudpickle.dumps)
     box: list[Outcome] = []
-    runner = threading.Thread(
-        target=lambda: box.append(run_task(fn, args, kwargs, label)), daemon=True
-    )
+    runner = threading.Thread(target=lambda: box.append(run()), daemon=True)
     runner.start()
-    runner.join(timeout)
+    runner.join(task.timeout)
     if not box:
         message = (
-            f"task {label!r} exceeded its timeout of {timeout} s "
+            f"task {task.label!r} exceeded its timeout of {task.timeout} s "
             "(Dask cannot kill a running task: its thread runs on, its result is dropped)"
         )
         return cloudpickle.dumps(Outcome(failure=Failure("timeout", message)))
-    return pack_outcome(box[0], label, cloudpickle.dumps)
+    return pack_outcome(box[0], task.label, cloudpickle.dumps)
 
 
 def dask_scheduler_settings(retries: int) -> dict[str, Any]:
@@ -119,11 +130,7 @@ class DaskBackend:
         future: Future = Future()
         remote = self._client.submit(
             run_in_dask_worker,
-            label,
-            fn,
-            args,
-            kwargs,
-            self._timeout,
+            DaskTask(label, fn, args, kwargs, self._timeout),
             # one key prefix per function: Dask queues such a task group on the
             # scheduler, so a worker holds only the task it runs
             key=f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}",
