@@ -7,10 +7,11 @@ ignores and inline suppressions are applied by `run.py`, not here.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -97,7 +98,10 @@ def load_facts(files: Sequence[Path], cache: FactsCache, jobs: int | None) -> li
     return [results[str(path)] for path in files]
 
 
-def _relpath_from(cwd: str):
+def _relpath_from(cwd: str) -> Callable[[str], str]:
+    """Paths as findings show them: relative to the working directory, with `/`."""
+
+    @functools.cache
     def relpath(path: str) -> str:
         try:
             return os.path.relpath(path, cwd).replace(os.sep, "/")

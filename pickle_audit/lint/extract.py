@@ -767,14 +767,12 @@ class _Extractor:
             column=column,
             is_generator=inner.is_generator,
             returns=annotation_refs(node.returns.annotation) if node.returns else (),
-            params=params,
-            decorators=decorators,
             under_main_guard=self.under_main_guard,
         )
         if in_class:
             assert cls is not None
             cls.methods.append(fact)
-            self.method_details(node, fact, inner, cls, decorators)
+            self.method_details(node, fact, params, inner, cls, decorators)
         elif not scope.qualname:
             self.functions.append(fact)
             if self.under_main_guard:
@@ -784,6 +782,7 @@ class _Extractor:
         self,
         node: cst.FunctionDef,
         fact: FunctionFact,
+        params: tuple[ParamFact, ...],
         inner: _Scope,
         cls: _ClassBuilder,
         decorators: tuple[str, ...],
@@ -806,15 +805,15 @@ class _Extractor:
             cls.defines_reduce = True
         elif name == "__init__":
             cls.init = InitFact(
-                params=fact.params[1:],
+                params=params[1:],
                 super_calls=tuple(inner.super_calls),
                 sets_args=inner.sets_args,
                 line=fact.line,
                 column=fact.column,
                 snippet=self.positions.text(node, until=node.body),
             )
-        elif name == "__getattr__" and fact.params:
-            reads, guarded = _getattr_behaviour(node, fact.params)
+        elif name == "__getattr__" and params:
+            reads, guarded = _getattr_behaviour(node, params)
             cls.getattr = GetattrFact(
                 line=fact.line,
                 column=fact.column,

@@ -82,8 +82,6 @@ class FunctionFact:
     column: int
     is_generator: bool
     returns: tuple[str, ...]  # class names from the return annotation
-    params: tuple[ParamFact, ...]
-    decorators: tuple[str, ...]
     under_main_guard: bool = False
 
 

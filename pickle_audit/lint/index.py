@@ -11,8 +11,8 @@ import builtins
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pickle_audit.lint.facts import ClassFact, FunctionFact, ModuleFacts, ValueFact
 
@@ -43,8 +43,7 @@ def module_name_for(path: Path) -> str:
     return ".".join(reversed(parts)) or path.stem
 
 
-@dataclass(frozen=True)
-class ClassRef:
+class ClassRef(NamedTuple):
     """A class found in the project, with the module it lives in."""
 
     module: ModuleFacts
@@ -60,8 +59,7 @@ class ClassRef:
         return self.fact.qualname
 
 
-@dataclass(frozen=True)
-class FunctionRef:
+class FunctionRef(NamedTuple):
     module: ModuleFacts
     fact: FunctionFact
 
@@ -134,8 +132,10 @@ class ProjectIndex:
             return target + rest
         if _hops < _MAX_HOPS:
             for item in facts.imports:
+                if item.local != "*":
+                    continue
                 split = self._split_module(item.target + ".x", facts.path)
-                if item.local == "*" and split is not None and split[1] == "x":
+                if split is not None and split[1] == "x":
                     other = split[0]
                     if head in self._defined(other) or head in self._imports(other):
                         return self.resolve(other, name, _hops + 1)

@@ -80,6 +80,7 @@ class RuleRunner:
         self.reach = reach
         self.relpath = relpath
         self._unsafe: dict[tuple[str, str], str | None] = {}
+        self._methods: dict[str, frozenset[str]] = {}
 
     # ---- classes ---------------------------------------------------------------
 
@@ -149,10 +150,15 @@ class RuleRunner:
     def defines_any(self, ref: ClassRef, names: frozenset[str]) -> bool:
         """Whether the class or a project base defines one of these methods."""
         return any(
-            method.qualname.rpartition(".")[2] in names
-            for current in self.index.mro(ref)
-            for method in current.fact.methods
+            not names.isdisjoint(self._method_names(current)) for current in self.index.mro(ref)
         )
+
+    def _method_names(self, ref: ClassRef) -> frozenset[str]:
+        found = self._methods.get(ref.qualified)
+        if found is None:
+            found = frozenset(m.qualname.rpartition(".")[2] for m in ref.fact.methods)
+            self._methods[ref.qualified] = found
+        return found
 
     def unsafe_state(self, ref: ClassRef, serializer: str) -> str | None:
         """A description of the first unpicklable attribute an instance carries, or None."""
