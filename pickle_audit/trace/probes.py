@@ -8,6 +8,7 @@ cleared.
 
 from __future__ import annotations
 
+import collections
 import io
 from typing import Any
 
@@ -15,20 +16,32 @@ from pickle_audit.trace.serializers import Serializer
 
 
 class DumpProbe:
-    """Does the subtree pickle? Reuses one pickler so shared values are saved once."""
+    """Does the subtree pickle? Reuses one pickler so shared values are saved once.
+
+    The bytes go to a sink that drops them (a C-level `write`), so probing costs
+    what pickling costs and holds no memory. `raw_dump` (raises on failure, then
+    call `reset`) lets the walk's inner loop skip a Python-level call per child.
+    """
 
     def __init__(self, serializer: Serializer) -> None:
-        self.buffer = io.BytesIO()
-        self.pickler = serializer.new_pickler(self.buffer)
+        self.pickler = serializer.new_pickler(_Sink())
+        self.raw_dump = self.pickler.dump
+        self.reset = self.pickler.clear_memo
 
     def __call__(self, obj: Any) -> BaseException | None:
-        self.buffer.seek(0)
         try:
-            self.pickler.dump(obj)
+            self.raw_dump(obj)
         except Exception as error:
-            self.pickler.clear_memo()
+            self.reset()
             return error
         return None
+
+
+class _Sink:
+    """A write-only file that forgets what it is given."""
+
+    def __init__(self) -> None:
+        self.write = collections.deque(maxlen=0).append
 
 
 class StandaloneDumper:

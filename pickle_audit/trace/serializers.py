@@ -10,7 +10,6 @@ whether functions travel by value (then their captured variables are children).
 from __future__ import annotations
 
 import copyreg
-import io
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ class Serializer:
     functions_by_value: bool  # closures and referenced globals travel with a function
     opaque_types: frozenset[type] = frozenset()  # saved by custom code: judged whole
 
-    def new_pickler(self, file: io.BytesIO) -> Any:
+    def new_pickler(self, file: Any) -> Any:
         return self.pickler_class(file, protocol=self.protocol)
 
     def dumps(self, obj: object) -> bytes:

@@ -145,6 +145,9 @@ class Walker:
         self._serializer = serializer
         self._pickler = pickler
         self._probe = probe
+        # DumpProbe's C-level dump, called directly in the hot loop (None: use probe)
+        self._raw_dump = getattr(probe, "raw_dump", None)
+        self._reset = getattr(probe, "reset", None)
         self._status: dict[int, int] = {}
         self._keep: list[Any] = []  # ids stay unique while the walk runs
         self._stack: list[_Frame] = []
@@ -199,7 +202,8 @@ class Walker:
 
     def _advance(self, frame: _Frame) -> bool:
         """Visit children until one needs opening up; False when none is left."""
-        status = self._status
+        status_of = self._status.get
+        raw_dump = self._raw_dump
         while True:
             if frame.iterator is None:
                 if frame.group_index >= len(frame.groups):
@@ -207,19 +211,32 @@ class Walker:
                 iterable, frame.formatter = frame.groups[frame.group_index]
                 frame.group_index += 1
                 frame.iterator = iter(iterable)
+            formatter = frame.formatter
             for key, value in frame.iterator:
                 if type(value) in ATOMIC_TYPES:
                     continue
-                known = status.get(id(value))
+                known = status_of(id(value))
                 if known is not None:
                     if known != _OK:
                         frame.failed_child = True
                     continue
                 if frame.deep:
-                    self._enter(value, (frame.path, frame.formatter(key)), frame.obj, UNKNOWN)
+                    self._enter(value, (frame.path, formatter(key)), frame.obj, UNKNOWN)
                     return True
-                previous, frame.pending = frame.pending, (value, key, frame.formatter)
-                if previous is not None and self._descend_if_failing(frame, previous, None):
+                previous, frame.pending = frame.pending, (value, key, formatter)
+                if previous is None:
+                    continue
+                if raw_dump is not None and status_of(id(previous[0])) is None:
+                    try:  # the common case, inlined: the previous child pickles
+                        raw_dump(previous[0])
+                        continue
+                    except Exception as error:
+                        self._reset()
+                        self._enter(
+                            previous[0], (frame.path, previous[2](previous[1])), frame.obj, error
+                        )
+                        return True
+                if self._descend_if_failing(frame, previous, None):
                     return True
             frame.iterator = None
 
