@@ -32,6 +32,11 @@ from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.worker import worker_main
 
 STOP_GRACE_SECONDS = 2.0
+# With plenty of work queued and no timeout, a worker is sent its next task
+# while it runs the current one, so it never idles for a parent round trip.
+# A worker runs its tasks in order, so the parent still knows which one is
+# running (the first) and a crash still fails only that one.
+IN_FLIGHT_PER_WORKER = 2
 
 
 def default_start_method() -> str:
@@ -46,6 +51,7 @@ class _Job:
     label: str | None
     message: bytes
     crashes: int = 0
+    started: bool = False  # its future is RUNNING (it is, or was, first in a worker's pipe)
 
 
 @dataclass
@@ -53,9 +59,9 @@ class _Worker:
     process: Any
     conn: Any
     ready: bool = False
-    job: _Job | None = None
-    deadline: float | None = None
-    retired: bool = field(default=False)
+    jobs: deque[_Job] = field(default_factory=deque)  # sent, in order; the first is running
+    deadline: float | None = None  # of the running job
+    retired: bool = False
 
 
 class ProcessBackend:
@@ -162,31 +168,52 @@ class ProcessBackend:
         with self._lock:
             if self._cancelling:
                 return True
-            busy = any(w.job is not None for w in self._workers)
+            busy = any(w.jobs for w in self._workers)
             return self._stopping and not self._queue and not busy
 
     def _assign(self) -> None:
         with self._lock:
-            for worker in self._workers:
-                if not worker.ready or worker.job is not None:
-                    continue
-                job = self._next_job()
-                if job is None:
-                    return
-                try:
-                    worker.conn.send_bytes(job.message)
-                except OSError:  # died between polls; its sentinel reports it next
-                    self._queue.appendleft(job)
-                    continue
-                worker.job = job
-                worker.deadline = (
-                    None if self._timeout is None else time.monotonic() + self._timeout
-                )
+            # idle workers first, then the tasks sent ahead
+            for depth in range(1, IN_FLIGHT_PER_WORKER + 1):
+                for worker in self._workers:
+                    if worker.ready and len(worker.jobs) < depth and self._may_send(worker):
+                        job = self._next_job()
+                        if job is None:
+                            return
+                        self._send(worker, job)
+
+    def _may_send(self, worker: _Worker) -> bool:
+        # sending ahead is only safe when no task may hang (no timeout), and only
+        # harmless while every worker is up and busy and more work is queued
+        return not worker.jobs or (
+            self._timeout is None
+            and len(self._queue) >= len(self._workers)
+            and all(w.ready and w.jobs for w in self._workers)
+        )
+
+    def _send(self, worker: _Worker, job: _Job) -> None:
+        try:
+            worker.conn.send_bytes(job.message)
+        except OSError:  # died between polls; its sentinel reports it next
+            self._queue.appendleft(job)
+            return
+        worker.jobs.append(job)
+        if len(worker.jobs) == 1:
+            self._begin(worker)
+
+    def _begin(self, worker: _Worker) -> None:
+        """The first job in a worker's pipe is running from now on."""
+        if worker.jobs:
+            job = worker.jobs[0]
+            # a task cancelled while it waited in the pipe still runs; its result is dropped
+            job.started = job.started or job.future.set_running_or_notify_cancel()
+        running = self._timeout is not None and worker.jobs
+        worker.deadline = time.monotonic() + self._timeout if running else None
 
     def _next_job(self) -> _Job | None:
         while self._queue:
             job = self._queue.popleft()
-            if job.crashes or job.future.set_running_or_notify_cancel():
+            if job.started or not job.future.cancelled():
                 return job
         return None
 
@@ -215,9 +242,9 @@ class ProcessBackend:
         if isinstance(message, tuple):
             self._handle_control(worker, message)
             return
-        job, worker.job, worker.deadline = worker.job, None, None
-        if job is not None:
-            message.settle(job.future, job.label)
+        job = worker.jobs.popleft()
+        self._begin(worker)
+        message.settle(job.future, job.label)
 
     def _handle_control(self, worker: _Worker, message: tuple) -> None:
         if message[0] == "ready":
@@ -233,7 +260,7 @@ class ProcessBackend:
             self._cancelling = True
             while self._queue:
                 job = self._queue.popleft()
-                if job.crashes or job.future.set_running_or_notify_cancel():
+                if job.started or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(ExecutorShutdown(reason, job.label))
             self._ready.notify_all()
 
@@ -246,17 +273,19 @@ class ProcessBackend:
                 f"a worker died while starting ({describe_exit(worker.process.exitcode)}); "
                 "check the initializer and the start method"
             )
-        job = worker.job
+        job = worker.jobs.popleft() if worker.jobs else None
         with self._lock:
             self._workers.remove(worker)
-            if job is not None and job.crashes < self._retries:
+            self._queue.extendleft(reversed(worker.jobs))  # sent ahead, never started
+            worker.jobs.clear()
+            if job is not None and job.started and job.crashes < self._retries:
                 job.crashes += 1
                 self._queue.appendleft(job)
                 job = None
             if not self._cancelling and self._broken is None:
                 self._workers.append(self._start_worker())
         worker.conn.close()
-        if job is not None and not job.future.done():
+        if job is not None and job.started and not job.future.done():
             exitcode = worker.process.exitcode
             job.future.set_exception(
                 WorkerCrashed(
@@ -270,11 +299,13 @@ class ProcessBackend:
     def _expire(self) -> None:
         now = time.monotonic()
         for worker in list(self._workers):
-            if worker.deadline is None or worker.deadline > now or worker.job is None:
+            if worker.deadline is None or worker.deadline > now or not worker.jobs:
                 continue
-            job, worker.job = worker.job, None
+            job = worker.jobs.popleft()
             worker.process.kill()
             self._bury(worker)
+            if job.future.cancelled():
+                continue
             job.future.set_exception(
                 TaskTimeout(
                     f"task {job.label!r} exceeded its timeout of {self._timeout} s; "
@@ -288,12 +319,13 @@ class ProcessBackend:
         with self._lock:
             workers, self._workers = list(self._workers), []
         for worker in workers:
-            if worker.job is not None and not worker.job.future.done():
-                worker.job.future.set_exception(
-                    ExecutorShutdown(
-                        f"task {worker.job.label!r} was cancelled by shutdown", worker.job.label
+            for job in worker.jobs:
+                if not job.started:
+                    job.future.cancel()
+                elif not job.future.done():
+                    job.future.set_exception(
+                        ExecutorShutdown(f"task {job.label!r} was cancelled by shutdown", job.label)
                     )
-                )
             if self._cancelling:
                 worker.process.terminate()
             else:
