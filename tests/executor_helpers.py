@@ -33,7 +33,7 @@ def raise_value_error(text: str) -> None:
 class TwoArgumentError(Exception):
     """Pickles, but cannot be unpickled: `__init__` needs two arguments (rule PA301)."""
 
-    def __init__(self, code: int, detail: str) -> None:
+    def __init__(self, code: int, detail: str) -> None:  # pickle-audit: ignore[PA301]
         super().__init__(f"code {code}: {detail}")
 
 
