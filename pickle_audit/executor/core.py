@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from pickle_audit.executor.errors import PayloadError
+from pickle_audit.executor.errors import ExecutorShutdown, PayloadError
 from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.payload import PayloadAuditor, audit_report, payload_error
 
@@ -106,6 +106,8 @@ class Executor:
         """Schedule `fn(*args, **kwargs)`; a bad payload raises PayloadError here."""
         if label is None:
             label = f"{getattr(fn, '__qualname__', type(fn).__name__)}#{next(self._labels)}"
+        if self._closed:
+            raise ExecutorShutdown("cannot submit after shutdown", label)
         if self._backend.serializer is None:
             return self._backend.submit(fn, args, kwargs, label)
         self._auditor.check(fn, args, kwargs, label)

@@ -125,8 +125,6 @@ class DaskBackend:
     def submit(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
     ) -> Future:
-        if self._stopped:
-            raise ExecutorShutdown("cannot submit after shutdown", label)
         future: Future = Future()
         remote = self._client.submit(
             run_in_dask_worker,
