@@ -140,3 +140,11 @@ def test_submit_after_shutdown_raises(backend):
     executor.shutdown()
     with pytest.raises(ExecutorShutdown):
         executor.submit(square, 1)
+
+
+@pytest.mark.parametrize("backend", LOCAL_BACKENDS)
+def test_plain_shutdown_finishes_every_submitted_task(backend):
+    executor = Executor(backend, 2)
+    futures = [executor.submit(sleep_for, 0.05, label=f"s{i}") for i in range(8)]
+    executor.shutdown()
+    assert [f.result(timeout=0) for f in futures] == ["slept"] * 8

@@ -84,6 +84,7 @@ class ProcessBackend:
         self._broken: str | None = None
         self._ready = threading.Condition(self._lock)
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
+        self._wake_pending = False
         self.bytes_sent = 0
         self.tasks_sent = 0
         for _ in range(workers):
@@ -137,7 +138,11 @@ class ProcessBackend:
                 raise
 
     def _wake(self) -> None:  # caller holds the lock
-        self._wake_writer.send_bytes(b"w")
+        # one pending wake-up at most: the pipe can never fill up and block a
+        # caller that holds the lock the dispatcher needs
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake_writer.send_bytes(b"w")
 
     # --- dispatcher thread -------------------------------------------------
     def _start_worker(self) -> _Worker:
@@ -226,6 +231,8 @@ class ProcessBackend:
         if self._wake_reader in ready:
             while self._wake_reader.poll():
                 self._wake_reader.recv_bytes()
+            with self._lock:  # after draining: a later wake-up writes again
+                self._wake_pending = False
         for conn in [c for c in ready if c in conns]:
             self._receive(conns[conn])
         for sentinel in [s for s in ready if s in sentinels]:
