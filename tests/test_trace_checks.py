@@ -172,6 +172,17 @@ def test_largest_keeps_the_ten_biggest():
     assert audit(value).largest == expected
 
 
+def test_largest_of_a_failing_payload_looks_inside_the_failing_parts():
+    big = b"y" * 20_000
+    value = Plain({"bad": Plain([{}.keys(), big]), "small": [1, 2]})
+    report = audit(value, name="task")
+    assert not report.ok
+    assert report.largest == [
+        ("task.value['bad'].value[1]", len(pickle.dumps(big))),
+        ("task.value['small']", len(pickle.dumps([1, 2]))),
+    ]
+
+
 def test_largest_survives_pickling_the_report():
     report = audit(Plain([b"a" * 1000, 2]), name="x")
     copy = pickle.loads(pickle.dumps(report))

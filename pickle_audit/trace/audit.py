@@ -44,20 +44,20 @@ def audit(
     one pickling; only a failure is walked, once, to name every bad leaf.
     """
     profile = get_serializer(serializer, protocol)
-    probe = DumpProbe(profile)
+    largest = functools.partial(largest_subtrees, obj, name, profile)
     try:
         size = len(profile.dumps(obj))
     except Exception as error:
+        probe = DumpProbe(profile)
         leaves = Walker(profile, probe.pickler, probe).walk([(obj, name, error)])
         problems = describe(leaves, check="dump")
-        return AuditReport(name, profile.name, problems, None, list)
+        return AuditReport(name, profile.name, problems, None, largest)
     problems = []
     if roundtrip:
         problems.extend(_walk_with(RoundTripProbe(profile), obj, name, profile, "roundtrip"))
     if spawn:
         with SpawnProbe(profile) as spawn_probe:
             problems.extend(_walk_with(spawn_probe, obj, name, profile, "spawn"))
-    largest = functools.partial(largest_subtrees, obj, name, profile)
     return AuditReport(name, profile.name, problems, size, largest)
 
 

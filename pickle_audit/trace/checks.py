@@ -197,18 +197,21 @@ def largest_subtrees(
     """The biggest subtrees by standalone pickled size, best first.
 
     Best-first: only the biggest subtree found so far is opened up, so the cost
-    is a few passes over the fattest branch, not over the whole graph.
+    is a few passes over the fattest branch, not over the whole graph. Subtrees
+    that cannot be pickled have no size: they are opened up first and not listed,
+    so a failing payload still shows where its bytes are.
     """
     dumper = StandaloneDumper(serializer)
     counter = itertools.count()
-    heap: list[tuple[int, int, Any, Any]] = [(0, next(counter), (None, name), obj)]
+    unsized = float("-inf")  # sorts first in the heap of negated sizes
+    heap: list[tuple[float, int, Any, Any]] = [(unsized, next(counter), (None, name), obj)]
     seen = {id(obj)}
     keep: list[Any] = []  # temporaries from reductions: their ids must stay unique
     found: list[tuple[str, int]] = []
     while heap and len(found) < limit:
         negative_size, _, path, value = heapq.heappop(heap)
-        if value is not obj:
-            found.append((join_segments(render_path(path)), -negative_size))
+        if value is not obj and negative_size != unsized:
+            found.append((join_segments(render_path(path)), int(-negative_size)))
         try:
             groups = children(value, serializer, dumper.pickler)
         except Exception:
@@ -223,6 +226,6 @@ def largest_subtrees(
                     continue
                 seen.add(id(child))
                 size = dumper.size(child)
-                if size is not None:
-                    heapq.heappush(heap, (-size, next(counter), (path, segment), child))
+                priority = unsized if size is None else -size
+                heapq.heappush(heap, (priority, next(counter), (path, segment), child))
     return found
