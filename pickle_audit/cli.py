@@ -265,7 +265,7 @@ def trace(
     text = outcome.format_json() if fmt == "json" else outcome.format_text()
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
-    elif fmt == "json" or outcome.violations:
+    else:
         click.echo(text, err=True)
     raise SystemExit(outcome.status)
 
