@@ -265,7 +265,10 @@ class Interceptor:
             caller = sys._getframe(1).f_code.co_filename
             if os.getpid() != interceptor._pid or interceptor._is_library(caller):
                 return original(*args, **kwargs)
-            bound = signature.bind(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:  # a wrong call: let the library say what is wrong with it
+                return original(*args, **kwargs)
             roots = _payload_roots(boundary, bound)
             interceptor._check(boundary, roots)
             return original(*bound.args, **bound.kwargs)
@@ -293,7 +296,15 @@ class Interceptor:
         from pickle_audit.trace.audit import audit_payload
 
         serializer = self._serializer_override or boundary.serializer
-        problems = audit_payload(roots, serializer=serializer)
+        try:
+            problems = audit_payload(roots, serializer=serializer)
+        except Exception as error:  # never break the traced script over an audit failure
+            print(
+                f"pickle-audit trace: could not audit the payload of {boundary.label} at"
+                f" {self._call_site()}: {type(error).__name__}: {error}",
+                file=sys.stderr,
+            )
+            return
         with self._lock:
             self.result.payloads_checked += 1
         if not problems:
