@@ -68,6 +68,21 @@ def _executor(module: str, owner: str, serializer: str) -> tuple[Boundary, ...]:
     )
 
 
+def _initializer(module: str, owner: str) -> Boundary:
+    """A pool's constructor ships `initializer(*initargs)` to every worker it starts."""
+    return Boundary(
+        module,
+        owner,
+        "__init__",
+        "pickle",
+        "initializer",
+        "initargs",
+        "tuple",
+        fn_root="initializer",
+        args_root="initargs",
+    )
+
+
 _DASK_OPTIONS = (
     "key",
     "workers",
@@ -84,28 +99,8 @@ _DASK_OPTIONS = (
 
 BOUNDARIES: tuple[Boundary, ...] = (
     *_executor("concurrent.futures.process", "ProcessPoolExecutor", "pickle"),
-    Boundary(
-        "concurrent.futures.process",
-        "ProcessPoolExecutor",
-        "__init__",
-        "pickle",
-        "initializer",
-        "initargs",
-        "tuple",
-        fn_root="initializer",
-        args_root="initargs",
-    ),
-    Boundary(
-        "multiprocessing.pool",
-        "Pool",
-        "__init__",
-        "pickle",
-        "initializer",
-        "initargs",
-        "tuple",
-        fn_root="initializer",
-        args_root="initargs",
-    ),
+    _initializer("concurrent.futures.process", "ProcessPoolExecutor"),
+    _initializer("multiprocessing.pool", "Pool"),
     _pool("apply", "apply"),
     _pool("apply_async", "apply"),
     _pool("map", "iterable"),
