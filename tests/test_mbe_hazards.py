@@ -21,6 +21,7 @@ from pickle_audit.executor.fragments import (
     WorkerSetup,
     compute_fragment,
     prepare_worker,
+    probe_host,
 )
 from pickle_audit.executor.mbe import job_labels
 from pickle_audit.executor.water import water_core
@@ -86,3 +87,20 @@ def test_threads_first_then_processes_after_openmp_ran_in_the_parent(tmp_path):
     threaded, processes = map(float, done.stdout.split())
     assert threaded == pytest.approx(processes, abs=1e-9)
     assert -21 < threaded < -20  # four waters at GFN2-xTB
+
+
+def qcengine_hostname() -> str:
+    import qcengine
+
+    return qcengine.config.get_global("hostname")
+
+
+def test_workers_reuse_the_parents_host_probe_instead_of_running_cpuinfo():
+    facts = probe_host()
+    assert facts is not None and "cpuinfo" in facts
+    setup = WorkerSetup({"ncores": 1}, ("xtb",), True, host_facts={**facts, "hostname": "seeded"})
+    system = FragmentSystem.from_core(water_core(3, max_nbody=2))
+    with Executor(
+        "process", 1, initializer=prepare_worker, initargs=("t", system, setup)
+    ) as executor:
+        assert executor.submit(qcengine_hostname).result() == "seeded"

@@ -68,6 +68,7 @@ class WorkerSetup:
     task_config: dict
     programs: tuple[str, ...]
     set_environment: bool  # True in worker processes; never mutate a caller's environment
+    host_facts: dict | None = None  # QCEngine's probe of this host, when workers share it
 
     def environment(self) -> dict[str, str]:
         """Thread-count variables for OpenMP/BLAS, one value: QCEngine's ncores."""
@@ -83,18 +84,35 @@ def prepare_worker(token: str, system: FragmentSystem, setup: WorkerSetup) -> No
     - OpenMP reads its thread count once, when the library loads; QCEngine
       sets OMP_NUM_THREADS to `ncores` (default: all cores) around each
       compute, so the program is imported here under the per-worker count.
-    - `qcengine.get_config()` is not thread-safe on first use: warm it once.
+    - `qcengine.get_config()` is not thread-safe on first use: warm it once
+      (seeded with the parent's host facts when the worker shares its host).
     """
     import qcengine
     from qcengine.util import environ_context
 
     if setup.set_environment:  # already set at process start, unless the workers pre-existed
         os.environ.update(setup.environment())
+    if setup.host_facts and getattr(qcengine.config, "_global_values", False) is None:
+        qcengine.config._global_values = dict(setup.host_facts)
     config = qcengine.get_config(task_config=setup.task_config)
     with environ_context(config=config):
         for program in setup.programs:
             qcengine.get_program(program).get_version()
     _SYSTEMS[token] = (system, setup)
+
+
+def probe_host() -> dict | None:
+    """QCEngine's facts about this host, probed once here instead of once per worker.
+
+    QCEngine's first `get_config()` in a process runs `cpuinfo` in a
+    subprocess (over a second); workers on the same host reuse the parent's
+    answer. None when this QCEngine keeps its facts elsewhere.
+    """
+    import qcengine
+
+    qcengine.get_config()
+    facts = getattr(qcengine.config, "_global_values", None)
+    return dict(facts) if isinstance(facts, dict) else None
 
 
 def release_worker(token: str) -> None:

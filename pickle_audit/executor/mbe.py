@@ -32,6 +32,7 @@ from pickle_audit.executor.fragments import (
     compute_fragment,
     normalize_specification,
     prepare_worker,
+    probe_host,
     release_worker,
 )
 from pickle_audit.executor.progress import Progress
@@ -178,7 +179,13 @@ def _run_jobs(
     token = uuid.uuid4().hex
     programs = tuple(sorted({spec["program"] for spec in specs.values()}))
     in_workers = backend in ("process", "dask")
-    setup = WorkerSetup(task_config, programs, set_environment=in_workers)
+    same_host = backend == "process" or (backend == "dask" and not executor_options.get("address"))
+    setup = WorkerSetup(
+        task_config,
+        programs,
+        set_environment=in_workers,
+        host_facts=probe_host() if same_host else None,
+    )
     bar = Progress(total, enabled=progress, done=total - len(todo))
     started = time.perf_counter()
     try:
