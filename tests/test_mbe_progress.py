@@ -26,6 +26,14 @@ def test_bar_counts_jobs_and_failures_on_a_terminal():
     assert (bar.done, bar.failed) == (4, 1)
 
 
+def test_plain_line_without_tqdm():
+    stream = Terminal()
+    bar = Progress(4, enabled=True, stream=stream, use_tqdm=False)
+    bar.update(failed=True)
+    bar.close()
+    assert stream.getvalue() == "\rjobs 0/4, 0 failed\rjobs 1/4, 1 failed\n"
+
+
 def test_nothing_is_written_when_not_a_terminal(capsys):
     stream = io.StringIO()
     bar = Progress(3, enabled=True, stream=stream)

@@ -13,7 +13,15 @@ from typing import TextIO
 class Progress:
     """jobs done/total and failures, updated as results arrive."""
 
-    def __init__(self, total: int, *, enabled: bool, done: int = 0, stream: TextIO | None = None):
+    def __init__(
+        self,
+        total: int,
+        *,
+        enabled: bool,
+        done: int = 0,
+        stream: TextIO | None = None,
+        use_tqdm: bool = True,
+    ):
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.total = total
@@ -21,9 +29,8 @@ class Progress:
         self.failed = 0
         self._bar = None
         if self.enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
+            tqdm = _tqdm() if use_tqdm else None
+            if tqdm is None:
                 self._draw()
             else:
                 self._bar = tqdm(total=total, initial=done, unit="job", file=self.stream)
@@ -52,3 +59,11 @@ class Progress:
         else:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _tqdm():
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
