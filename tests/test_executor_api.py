@@ -148,3 +148,11 @@ def test_plain_shutdown_finishes_every_submitted_task(backend):
     futures = [executor.submit(sleep_for, 0.05, label=f"s{i}") for i in range(8)]
     executor.shutdown()
     assert [f.result(timeout=0) for f in futures] == ["slept"] * 8
+
+
+def test_shutdown_twice_and_cancel_after_shutdown_are_harmless():
+    executor = Executor("process", 1)
+    assert executor.submit(square, 2).result() == 4
+    executor.shutdown()
+    executor.shutdown()
+    executor.shutdown(cancel=True)

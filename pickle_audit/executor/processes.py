@@ -128,7 +128,7 @@ class ProcessBackend:
             if cancel:
                 self._cancelling = True
                 while self._queue:
-                    self._queue.popleft().future.cancel()
+                    self._cancel(self._queue.popleft())
             self._wake()
         if wait:
             try:
@@ -137,10 +137,18 @@ class ProcessBackend:
                 self.shutdown(wait=True, cancel=True)
                 raise
 
+    @staticmethod
+    def _cancel(job: _Job) -> None:
+        """Cancel a job's future; one already RUNNING (a retry) fails instead."""
+        if not job.future.cancel() and not job.future.done():
+            job.future.set_exception(
+                ExecutorShutdown(f"task {job.label!r} was cancelled by shutdown", job.label)
+            )
+
     def _wake(self) -> None:  # caller holds the lock
         # one pending wake-up at most: the pipe can never fill up and block a
         # caller that holds the lock the dispatcher needs
-        if not self._wake_pending:
+        if not self._wake_pending and not self._wake_writer.closed:
             self._wake_pending = True
             self._wake_writer.send_bytes(b"w")
 
@@ -327,12 +335,7 @@ class ProcessBackend:
             workers, self._workers = list(self._workers), []
         for worker in workers:
             for job in worker.jobs:
-                if not job.started:
-                    job.future.cancel()
-                elif not job.future.done():
-                    job.future.set_exception(
-                        ExecutorShutdown(f"task {job.label!r} was cancelled by shutdown", job.label)
-                    )
+                self._cancel(job)
             if self._cancelling:
                 worker.process.terminate()
             else:
@@ -347,3 +350,5 @@ class ProcessBackend:
             worker.conn.close()
         with self._ready:
             self._ready.notify_all()
+        self._wake_reader.close()
+        self._wake_writer.close()
