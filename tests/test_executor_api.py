@@ -92,6 +92,8 @@ def test_thread_timeout_fails_the_task_and_keeps_the_pool():
         assert fast.result() == 9
     assert isinstance(error, TaskTimeout)
     assert error.label == "slow"
+    assert error.timeout == 0.3
+    assert "a thread cannot be killed" in str(error)
 
 
 def test_initializer_runs_in_each_process_worker():

@@ -91,6 +91,7 @@ def test_timeout_reports_the_task(cluster):
         assert executor.submit(square, 2).result() == 4
     assert isinstance(error, TaskTimeout)
     assert error.label == "slow"
+    assert error.timeout == 0.5
 
 
 def test_initializer_runs_on_every_worker(cluster):

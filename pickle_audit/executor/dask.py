@@ -23,7 +23,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from pickle_audit.executor.errors import ExecutorShutdown, WorkerCrashed
 from pickle_audit.executor.options import WorkerOptions
-from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
+from pickle_audit.executor.outcome import Failure, Outcome, overdue, pack_outcome, run_task
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,7 @@ def run_in_dask_worker(task: DaskTask) -> bytes:
     runner.start()
     runner.join(task.timeout)
     if not box:
-        message = (
-            f"task {task.label!r} exceeded its timeout of {task.timeout} s "
-            "(Dask cannot kill a running task: its thread runs on, its result is dropped)"
-        )
-        return cloudpickle.dumps(Outcome(failure=Failure("timeout", message)))
+        return cloudpickle.dumps(overdue(task.label, task.timeout, "a Dask task's thread"))
     return pack_outcome(box[0], task.label, cloudpickle.dumps)
 
 

@@ -33,12 +33,13 @@ class Failure:
     remote_traceback: str = ""
     original: BaseException | None = None
     report: str = ""
+    timeout: float | None = None
 
     def to_error(self, label: str | None) -> ExecutorError:
         if self.kind == "payload":
             return PayloadError(self.message, label=label, report=self.report)
         if self.kind == "timeout":
-            return TaskTimeout(self.message, label=label)
+            return TaskTimeout(self.message, label=label, timeout=self.timeout)
         return TaskError(self.message, label, self.remote_traceback, self.original)
 
 
@@ -60,6 +61,15 @@ class Outcome:
                 future.set_exception(self.failure.to_error(label))
         except InvalidStateError:  # settled concurrently by a timeout or a cancel
             pass
+
+
+def overdue(label: str | None, timeout: float, who: str) -> Outcome:
+    """The outcome of a task that outlived its timeout in a `who` that cannot be killed."""
+    message = (
+        f"task {label!r} exceeded its timeout of {timeout} s "
+        f"({who} cannot be killed: it runs on, its result is dropped)"
+    )
+    return Outcome(failure=Failure("timeout", message, timeout=timeout))
 
 
 def run_task(

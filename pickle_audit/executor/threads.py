@@ -14,7 +14,7 @@ from typing import Any
 
 from pickle_audit.executor.errors import ExecutorShutdown
 from pickle_audit.executor.options import WorkerOptions
-from pickle_audit.executor.outcome import Failure, Outcome, run_task
+from pickle_audit.executor.outcome import overdue, run_task
 
 
 class SerialBackend:
@@ -77,14 +77,8 @@ class ThreadBackend:
             return
         timer = None
         if self._timeout is not None:
-            overdue = Outcome(
-                failure=Failure(
-                    "timeout",
-                    f"task {label!r} exceeded its timeout of {self._timeout} s "
-                    "(a thread cannot be killed: it runs on, its result is dropped)",
-                )
-            )
-            timer = threading.Timer(self._timeout, overdue.settle, (future, label))
+            expired = overdue(label, self._timeout, "a thread")
+            timer = threading.Timer(self._timeout, expired.settle, (future, label))
             timer.daemon = True
             timer.start()
         outcome = run_task(fn, args, kwargs, label, portable=False)
