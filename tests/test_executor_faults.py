@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -201,7 +202,11 @@ def start_driver(tmp_path: Path, ending: str) -> tuple[subprocess.Popen, list[in
     script = tmp_path / "driver.py"
     script.write_text(textwrap.dedent(DRIVER.format(tests=str(TESTS), ending=ending)))
     driver = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a job in a terminal
     )
     worker_pids = [int(pid) for pid in driver.stdout.readline().split()]
     assert len(worker_pids) == 2
@@ -211,10 +216,14 @@ def start_driver(tmp_path: Path, ending: str) -> tuple[subprocess.Popen, list[in
     return driver, descendants
 
 
-def test_sigint_to_the_driver_exits_promptly_and_leaves_no_child(tmp_path):
+@pytest.mark.parametrize("ctrl_c", ["driver only", "whole process group"])
+def test_sigint_exits_promptly_and_leaves_no_child(tmp_path, ctrl_c):
     driver, descendants = start_driver(tmp_path, "[f.result() for f in futures]")
     started = time.monotonic()
-    driver.send_signal(signal.SIGINT)
+    if ctrl_c == "driver only":
+        driver.send_signal(signal.SIGINT)
+    else:  # what Ctrl-C in a terminal does: every process of the job gets SIGINT
+        os.killpg(driver.pid, signal.SIGINT)
     _, stderr = driver.communicate(timeout=15)
     assert time.monotonic() - started < 10
     assert driver.returncode != 0

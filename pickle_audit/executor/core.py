@@ -43,6 +43,10 @@ class Executor:
     ran in the parent); `address` is a Dask scheduler address (None starts an
     embedded LocalCluster); `initializer(*initargs)` runs once per worker;
     `worker_env` is set in each worker process before it imports anything.
+
+    The process backend sends a busy worker its next task ahead of time while
+    more work is queued than there are workers and no timeout is set; such a
+    task can still be cancelled (it then runs, and its result is dropped).
     """
 
     def __init__(
