@@ -18,7 +18,7 @@ from pathlib import Path
 from pickle_audit.config import Config
 from pickle_audit.findings import Finding
 from pickle_audit.lint.boundaries import find_boundaries
-from pickle_audit.lint.cache import FactsCache, content_digest
+from pickle_audit.lint.cache import FactsCache, content_digest, paused_gc
 from pickle_audit.lint.facts import ModuleFacts, ParseErrorFact, extract_facts
 from pickle_audit.lint.files import list_python_files
 from pickle_audit.lint.index import ProjectIndex, module_name_for
@@ -125,8 +125,9 @@ def collect_findings(
     report = {str(Path(p).resolve()) for p in report_files}
     known = {str(p) for p in files}
     files.extend(sorted(Path(p) for p in report if p not in known))
-    all_facts = load_facts(files, FactsCache(cache_dir), jobs)
-    findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
+    with paused_gc():
+        all_facts = load_facts(files, FactsCache(cache_dir), jobs)
+        findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
     findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)
     return findings, len(report)
 

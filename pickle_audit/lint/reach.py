@@ -39,6 +39,15 @@ def value_names(value: ValueFact | None) -> Iterator[str]:
         yield from value_names(item)
 
 
+def _travels(fact: AttributeFact) -> bool:
+    """Instance attributes travel; so does what a class-level annotation declares."""
+    if fact.on_instance:
+        return True
+    return bool(fact.annotation) and not any(
+        name.rpartition(".")[2] == "ClassVar" for name in fact.annotation
+    )
+
+
 class Reachability:
     def __init__(
         self, index: ProjectIndex, boundaries: list[Boundary], config: Config, relpath: RelPath
@@ -133,6 +142,10 @@ class Reachability:
     def value_classes(self, value: ValueFact, boundary: Boundary) -> Iterator[ClassRef]:
         module = boundary.module
         scope_class = boundary.call.class_qualname
+        if value.kind == "container":
+            for item in value.items:
+                yield from self.value_classes(item, boundary)
+            return
         if value.kind == "name":
             head, _, attr = value.name.partition(".")
             owner = self.index.class_in(module, scope_class) if scope_class else None
@@ -179,7 +192,7 @@ class Reachability:
         found: list[tuple[ClassRef, ChainStep]] = []
         path = self.relpath(ref.module.path)
         for fact in ref.fact.attributes:
-            if not fact.on_instance:
+            if not _travels(fact):
                 continue
             for child in self.attribute_types(ref, fact):
                 text = f"{child.name} reaches a worker via {ref.name}.{fact.name}"
