@@ -85,6 +85,15 @@ def boundaries_in(source: str) -> list[tuple[int, str, str, str]]:
         ),
         (
             """
+            import multiprocessing
+            def run():
+                parent, child = multiprocessing.Pipe()
+                parent.send([1, 2])
+            """,
+            [(4, "send", "process pipe", "pickle")],
+        ),
+        (
+            """
             from dask.distributed import Client
             def f(x): return x
             client = Client()

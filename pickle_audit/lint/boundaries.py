@@ -33,6 +33,7 @@ _POOL = frozenset(
 _PATHOS = frozenset({"map", "imap", "uimap", "amap", "pipe", "apipe", "call"})
 _PROCESS = frozenset({"call"})
 _QUEUE = frozenset({"put", "put_nowait"})
+_PIPE = frozenset({"send"})
 _DASK = frozenset({"submit", "map", "scatter"})
 _DELAYED = frozenset({"delayed"})
 _ITERATING = frozenset(
@@ -61,6 +62,9 @@ for _name in _variants(_MP, ("Process",)):
     _RECEIVERS[_name] = ("process", PICKLE, _PROCESS)
 for _name in _variants((*_MP, "multiprocessing.queues"), ("Queue", "SimpleQueue", "JoinableQueue")):
     _RECEIVERS[_name] = ("process queue", PICKLE, _QUEUE)
+for _prefix, _serializer in (("multiprocessing", PICKLE), ("multiprocess", DILL)):
+    for _name in (f"{_prefix}.Pipe()[]", f"{_prefix}.get_context().Pipe()[]"):
+        _RECEIVERS[_name] = ("process pipe", _serializer, _PIPE)
 for _name in _variants((*_MPD, "multiprocess.pool"), ("Pool",)):
     _RECEIVERS[_name] = ("process pool", DILL, _POOL)
 for _name in _variants(_MPD, ("Process",)):
@@ -83,7 +87,7 @@ for _name in _variants(
     _RECEIVERS[_name] = ("loky executor", CLOUDPICKLE, _EXECUTOR)
 for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
     _RECEIVERS[_name] = ("joblib/dask delayed", CLOUDPICKLE, _DELAYED)
-del _name
+del _name, _prefix, _serializer
 
 
 @dataclass(frozen=True)

@@ -363,7 +363,7 @@ class _Extractor:
     # ---- imports ---------------------------------------------------------------
 
     def _add_import(self, local: str, target: str, is_module: bool, node: cst.CSTNode) -> None:
-        self.imports.append(ImportFact(local, target, is_module, 0))
+        self.imports.append(ImportFact(local, target, is_module))
         self.import_map.setdefault(local, target)
 
     def import_statement(self, node: cst.Import) -> None:
@@ -424,9 +424,10 @@ class _Extractor:
                     owner, target.attr.value, value, annotation or (), node, True, scope.qualname
                 )
         elif isinstance(target, cst.Tuple | cst.List):
-            for element in target.elements:
-                if isinstance(element.value, cst.Name):
-                    scope.locals[element.value.value] = OTHER
+            # `a, b = Pipe()`: each name is an item of the call's result
+            item = ValueFact("name", name=f"{value.name}()[]") if value.kind == "call" else OTHER
+            for name in _bound_names(target):
+                scope.locals[name] = item
 
     def annotated_assign(
         self, node: cst.AnnAssign, scope: _Scope, cls: _ClassBuilder | None

@@ -30,7 +30,6 @@ class ImportFact:
     local: str
     target: str
     is_module: bool  # `import x` binds a module object; `from x import y` may not
-    line: int
 
 
 @dataclass(frozen=True)
