@@ -89,6 +89,14 @@ for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
     _RECEIVERS[_name] = ("joblib/dask delayed", CLOUDPICKLE, _DELAYED)
 del _name, _prefix, _serializer
 
+# What the extractor records: calls of these methods on any receiver may be boundaries.
+VALUE_METHODS = _QUEUE | _PIPE | {"scatter"}
+CALLABLE_FIRST_METHODS = (
+    frozenset().union(*(methods for _, _, methods in _RECEIVERS.values()))
+    - VALUE_METHODS
+    - {"call", "delayed"}
+)
+
 
 @dataclass(frozen=True)
 class Boundary:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pickle_audit.lint.facts import ModuleFacts
 
-_EXTRACTOR_FILES = ("facts.py", "extract.py", "positions.py", "cache.py")
+_EXTRACTOR_FILES = ("facts.py", "extract.py", "positions.py", "boundaries.py", "cache.py")
 
 
 def _libcst_version() -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from pickle_audit.lint.boundaries import CALLABLE_FIRST_METHODS, VALUE_METHODS
 from pickle_audit.lint.facts import (
     OTHER,
     AttributeFact,
@@ -35,25 +36,6 @@ from pickle_audit.lint.facts import (
 from pickle_audit.lint.positions import SourcePositions
 
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
-# Methods that may hand their arguments to another process, by receiver kind.
-CALLABLE_FIRST_METHODS = frozenset(
-    {
-        "submit",
-        "map",
-        "map_async",
-        "imap",
-        "imap_unordered",
-        "starmap",
-        "starmap_async",
-        "apply",
-        "apply_async",
-        "uimap",
-        "amap",
-        "pipe",
-        "apipe",
-    }
-)
-VALUE_METHODS = frozenset({"put", "put_nowait", "send", "scatter"})
 CALL_KEYWORDS = frozenset({"target", "initializer"})
 PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
 CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
