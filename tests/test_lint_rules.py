@@ -424,18 +424,31 @@ def run(xs):
     def square(x):
         return x * x
 
+    class Task:
+        def go(self):
+            return 1
+
+    task = Task()
     with ProcessPoolExecutor() as pool:
         a = pool.submit(lambda: 1)
         b = list(pool.map(square, xs))
-    return a, b
+        c = pool.submit(task.go)
+    return a, b, c
 """
     assert boundary_findings(tmp_path, source) == [
-        ("PA201", 9, "error", "lambda handed to pool.submit(lambda ...) cannot be pickled"),
+        ("PA201", 14, "error", "lambda handed to pool.submit(lambda ...) cannot be pickled"),
         (
             "PA201",
-            10,
+            15,
             "error",
             "nested function square handed to pool.map(square, ...) cannot be pickled",
+        ),
+        (
+            "PA201",
+            16,
+            "error",
+            "method task.go of a local class instance handed to pool.submit(task.go) cannot"
+            " be pickled",
         ),
     ]
 

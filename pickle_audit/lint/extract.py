@@ -496,7 +496,11 @@ class _Extractor:
                 return OTHER
             return ValueFact("name", name=name)
         if kind is cst.Attribute:
-            name = self.substitute(dotted_name(node), scope)
+            written = dotted_name(node) or ""
+            head = scope.locals.get(written.partition(".")[0])
+            if head is not None and head.kind == "local_class_instance":
+                return ValueFact("local_class_method", name=written)
+            name = self.substitute(written, scope)
             return ValueFact("name", name=name) if name else OTHER
         if kind in (cst.List, cst.Tuple, cst.Set):
             items = tuple(

@@ -37,7 +37,8 @@ class ValueFact:
     """What kind of value an expression produces, as far as the syntax tells.
 
     kind is one of: "lambda", "dict_view", "nested_function", "partial_closure",
-    "genexp", "local_class", "local_class_instance", "call" (name = callee),
+    "genexp", "local_class", "local_class_instance", "local_class_method",
+    "call" (name = callee),
     "name" (name = dotted reference), "annotation" (only `refs` known),
     "container" (`items` hold the elements), "partial" (name = wrapped callable),
     "other".

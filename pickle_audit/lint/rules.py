@@ -326,6 +326,7 @@ class RuleRunner:
             "nested_function": f"nested function {value.name}",
             "partial_closure": "functools.partial over a lambda or nested function",
             "local_class": f"local class {value.name}",
+            "local_class_method": f"method {value.name} of a local class instance",
         }
         if value.kind in labels:
             return ValueProblem("PA201", labels[value.kind])

@@ -199,6 +199,7 @@ def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> Value
         "partial_closure": ("PA103", "functools.partial over a lambda or nested function"),
         "local_class": ("PA106", f"local class {value.name}"),
         "local_class_instance": ("PA106", f"instance of local class {value.name}"),
+        "local_class_method": ("PA106", f"method {value.name} of a local class instance"),
     }.get(kind)
     return ValueProblem(*simple) if simple else None
 
