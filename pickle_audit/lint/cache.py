@@ -1,11 +1,13 @@
 """Facts cached by file content hash, in one store file per cache directory.
 
-One store beats one file per source on a warm run: on the ~2000-file stdlib,
-unpickling a single store is several times faster than opening and unpickling
-2000 small files (see benchmarks/). The store is keyed by path and content
-digest, and by a digest of the extractor's own source, so a new version of the
-linter never reads facts an older one wrote. Writes go to a temporary file and
-are renamed into place, so a concurrent run or a crash never leaves a torn store.
+Measured on the stdlib (1788 files, 8 MB of facts, cycle collector paused):
+loading one store takes 0.26-0.30 s, loading one pickle per source 0.35-0.41 s,
+so the warm run reads a single store. The price is rewriting the whole store
+when any file changed (0.35-0.4 s on that store), paid only on runs that parse anyway.
+Entries are keyed by path and content digest, and the store's name carries a
+digest of the extractor's own source, so a new version of the linter never
+reads facts an older one wrote. Writes go to a temporary file that is renamed
+into place, so a concurrent run or a crash never leaves a torn store.
 """
 
 from __future__ import annotations
