@@ -65,13 +65,16 @@ def measure_child(command: list[str], timeout: float) -> None:
         child = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
         )
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
             child.wait(timeout=timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
             timed_out = True
+        finally:  # also when the benchmark itself is stopped
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
         seconds = time.perf_counter() - start
         errors.seek(0)
         stderr = errors.read()
@@ -87,6 +90,10 @@ def measure_child(command: list[str], timeout: float) -> None:
             }
         )
     )
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run_contender(name: str, command: list[str], cwd: Path, timeout: float) -> Measurement:

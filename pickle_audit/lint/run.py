@@ -7,6 +7,7 @@ every output format and the baseline see the same findings.
 
 from __future__ import annotations
 
+import os
 import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,9 +34,8 @@ def lint_paths(
     """Lint the Python files under `paths` against the whole project at `root`."""
     root = root.resolve()
     report_files = list_python_files(paths or [root], root, config.exclude)
-    cache_dir = root / CACHE_FOLDER if use_cache else None
     raw, files_checked = collect_findings(
-        root, report_files, config, cache_dir=cache_dir, jobs=jobs
+        root, report_files, config, cache_dir=_cache_folder(root, use_cache), jobs=jobs
     )
     kept = filter_findings(raw, config, root)
     return LintResult(
@@ -43,6 +43,14 @@ def lint_paths(
         files_checked=files_checked,
         root=str(root),
     )
+
+
+def _cache_folder(root: Path, use_cache: bool) -> Path | None:
+    """The facts cache lives in the project; a read-only checkout just runs without it."""
+    if not use_cache:
+        return None
+    folder = root / CACHE_FOLDER
+    return folder if os.access(folder if folder.exists() else root, os.W_OK) else None
 
 
 def filter_findings(findings: Iterable[Finding], config: Config, root: Path) -> list[Finding]:
