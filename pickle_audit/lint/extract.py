@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -229,6 +229,8 @@ class _Extractor:
         self.calls: list[BoundaryCallFact] = []
         self.main_guard_names: list[str] = []
         self.under_main_guard = False
+        # classes being walked, innermost last: `self.x = ...` belongs to the last one
+        self._class_stack: list[_ClassBuilder] = []
 
     # ---- names -----------------------------------------------------------------
 
@@ -263,14 +265,14 @@ class _Extractor:
 
     def block(
         self,
-        statements: object,
+        statements: Sequence[cst.CSTNode],
         scope: _Scope,
         cls: _ClassBuilder | None,
     ) -> None:
-        for statement in statements:  # type: ignore[attr-defined]
+        for statement in statements:
             self.statement(statement, scope, cls)
 
-    def body_of(self, node: cst.CSTNode) -> object:
+    def body_of(self, node: cst.CSTNode) -> Sequence[cst.CSTNode]:
         body = node.body  # type: ignore[attr-defined]
         return body.body
 
@@ -344,7 +346,7 @@ class _Extractor:
 
     # ---- imports ---------------------------------------------------------------
 
-    def _add_import(self, local: str, target: str, is_module: bool, node: cst.CSTNode) -> None:
+    def _add_import(self, local: str, target: str, is_module: bool) -> None:
         self.imports.append(ImportFact(local, target, is_module))
         self.import_map.setdefault(local, target)
 
@@ -352,10 +354,10 @@ class _Extractor:
         for alias in node.names:
             target = dotted_name(alias.name) or ""
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self._add_import(alias.asname.name.value, target, True, node)
+                self._add_import(alias.asname.name.value, target, True)
             else:
                 head = target.split(".")[0]
-                self._add_import(head, head, True, node)
+                self._add_import(head, head, True)
 
     def import_from(self, node: cst.ImportFrom) -> None:
         base = dotted_name(node.module) if node.module is not None else ""
@@ -366,14 +368,14 @@ class _Extractor:
             base = f"{package}.{base}" if base and package else (base or package)
         base = base or ""
         if isinstance(node.names, cst.ImportStar):
-            self._add_import("*", base, False, node)
+            self._add_import("*", base, False)
             return
         for alias in node.names:
             name = dotted_name(alias.name) or ""
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
-            self._add_import(local, f"{base}.{name}" if base else name, False, node)
+            self._add_import(local, f"{base}.{name}" if base else name, False)
 
     # ---- assignments -----------------------------------------------------------
 
@@ -470,8 +472,6 @@ class _Extractor:
 
     def _class_of(self, scope: _Scope) -> _ClassBuilder | None:
         return self._class_stack[-1] if self._class_stack else None
-
-    _class_stack: list[_ClassBuilder]
 
     # ---- values ----------------------------------------------------------------
 
@@ -655,7 +655,7 @@ class _Extractor:
             BoundaryCallFact(
                 line=line,
                 column=column,
-                snippet=" ".join(_statement_text(self, node).split()),
+                snippet=self.positions.text(node),
                 text=text,
                 scope=scope.qualname,
                 class_qualname=scope.class_qualname,
@@ -887,10 +887,6 @@ def _annotation_name(node: cst.BaseExpression) -> str:
     return dotted_name(node) or ""
 
 
-def _statement_text(extractor: _Extractor, node: cst.Call) -> str:
-    return extractor.positions.text(node)
-
-
 def _is_main_test(test: cst.BaseExpression) -> bool:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
@@ -1040,7 +1036,6 @@ def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
         return _too_deep(path, module, is_package)
     try:
         extractor = _Extractor(tree, path, module, is_package)
-        extractor._class_stack = []
         return extractor.run()
     except RecursionError:
         return _too_deep(path, module, is_package)
