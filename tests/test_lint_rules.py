@@ -198,6 +198,15 @@ class Item:
 
 NEGATIVE_STATE = [
     "lock = threading.Lock()",  # class attribute: not pickled with instances
+    # the class decides what is pickled
+    "def __init__(self):\n        self.lock = threading.Lock()\n\n"
+    "    def __getstate__(self):\n        return {}",
+    # names that shadow modules are not module objects
+    "def __init__(self, logging):\n        self.log = logging",
+    "def __init__(self, items):\n        for threading in items:\n"
+    "            self.last = threading",
+    # a classmethod's first argument is the class
+    "@classmethod\n    def setup(cls):\n        cls.hook = lambda: 1",
     "def __init__(self, d):\n        self.order = sorted(d.items(), key=lambda kv: kv[1])",
     "def __init__(self, d):\n        self.keys = list(d.keys())",
     "def __init__(self, d):\n        for k, v in d.items():\n            setattr(self, k, v)",

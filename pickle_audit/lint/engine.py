@@ -22,8 +22,9 @@ from pickle_audit.lint.cache import FactsCache, content_digest, paused_gc
 from pickle_audit.lint.facts import ModuleFacts, ParseErrorFact, extract_facts
 from pickle_audit.lint.files import list_python_files
 from pickle_audit.lint.index import ProjectIndex, module_name_for
+from pickle_audit.lint.locations import Location, make_finding
 from pickle_audit.lint.reach import Reachability
-from pickle_audit.lint.rules import Location, RuleRunner, make_finding
+from pickle_audit.lint.rules import RuleRunner
 
 _PARALLEL_THRESHOLD = 16  # below this many files, worker start-up costs more than it saves
 
