@@ -99,3 +99,14 @@ def test_missing_specification_is_named():
     core = make_core(water_cluster(3), ["nocp"], {1: "a", 2: "b"})
     with pytest.raises(ValueError, match="no specification for model chemistry 'b'"):
         run_many_body(core, {"a": XTB}, backend="serial")
+
+
+def test_core_on_a_v1_molecule_gives_the_same_energies():
+    v2 = water_cluster(3)
+    v1 = MoleculeV1(**v2.model_dump(exclude={"schema_version", "schema_name"}))
+    levels = {1: "gfn2", 2: "gfn2"}
+    spec = {"gfn2": XTB}
+    from_v1 = run_many_body(make_core(v1, ["nocp"], levels), spec, backend="serial")
+    from_v2 = run_many_body(make_core(v2, ["nocp"], levels), spec, backend="serial")
+    assert from_v1["ret_energy"] == pytest.approx(from_v2["ret_energy"], abs=1e-12)
+    assert from_v1["ret_energy"] < -15

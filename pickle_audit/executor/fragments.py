@@ -123,16 +123,15 @@ def release_worker(token: str) -> None:
 def compute_fragment(token: str, label: str, specification: dict) -> dict[str, Any]:
     """Run one fragment job; return only what `ManyBodyCore.analyze` consumes."""
     import qcengine
+    from qcelemental.models.v1 import Molecule as MoleculeV1
     from qcelemental.models.v2 import AtomicInput
 
     system, setup = _SYSTEMS[token]
     molecule = system.molecule_for(label)
-    if getattr(molecule, "schema_version", 2) == 2 or not hasattr(molecule, "convert_v"):
-        v2_molecule = molecule
-    else:
-        v2_molecule = molecule.convert_v(2)
+    if isinstance(molecule, MoleculeV1):  # a core built on a v1 molecule
+        molecule = molecule.convert_v(2)
     program = specification["program"]
-    atomic = AtomicInput(molecule=v2_molecule, specification=specification)
+    atomic = AtomicInput(molecule=molecule, specification=specification)
     result = qcengine.compute(atomic, program, raise_error=True, task_config=setup.task_config)
     return needed_properties(result, specification["driver"])
 
