@@ -7,6 +7,7 @@ an installed package.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,38 @@ def test_good_example_with_its_fix_undone_is_flagged(
     (tmp_path / "example.py").write_text(source.replace(fixed, broken))
     result = lint_paths([tmp_path], Config(), tmp_path, use_cache=False, jobs=1)
     assert [finding.rule for finding in result.findings] == [rule_id]
+
+
+def trace_examples() -> list[str]:
+    """Rules whose 'What trace reports' section shows real output."""
+    return [
+        rule_id
+        for rule_id in sorted(RULES)
+        if "## What trace reports\n" in (text := (RULES_DIR / f"{rule_id}.md").read_text())
+        and "```text\n" in text.split("## What trace reports\n", 1)[1]
+    ]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("rule_id", trace_examples())
+def test_trace_output_shown_in_the_doc_is_what_trace_prints(tmp_path: Path, rule_id: str) -> None:
+    """The doc's block is either `$ command` and its output, or `pickle-audit trace bad.py`'s."""
+    section = (
+        (RULES_DIR / f"{rule_id}.md")
+        .read_text(encoding="utf-8")
+        .split("## What trace reports\n", 1)[1]
+    )
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1)
+    command = ["pickle-audit", "trace", "bad.py"]
+    if shown.startswith("$ "):
+        first, shown = shown.split("\n", 1)
+        command = shlex.split(first[2:])
+    (tmp_path / "bad.py").write_text(example(rule_id, "Bad"), encoding="utf-8")
+    run = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=110, check=False
+    )
+    printed = re.sub(r"0x[0-9a-f]+", "0x...", run.stdout + run.stderr)  # object addresses vary
+    assert printed.strip() == shown.strip()
 
 
 def test_rule_command_prints_the_doc_and_lists_rules() -> None:
