@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pickle_audit
 from pickle_audit.lint.files import list_python_files
 
 BARE_PARSE = """
@@ -99,7 +100,11 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def run_contender(name: str, command: list[str], cwd: Path, timeout: float) -> Measurement:
     wrapper = [sys.executable, __file__, "--measure-child", "--timeout", str(timeout)]
     wrapper += ["--", *command]
-    output = subprocess.run(wrapper, cwd=cwd, capture_output=True, text=True, check=True).stdout
+    # The contenders import pickle-audit from the frozen copy in `cwd` (see freeze_code).
+    environment = {**os.environ, "PYTHONPATH": str(cwd / "code")}
+    output = subprocess.run(
+        wrapper, cwd=cwd, env=environment, capture_output=True, text=True, check=True
+    ).stdout
     data = json.loads(output)
     if data["timed_out"]:
         print(f"  {name}: stopped after {timeout:.0f} s", file=sys.stderr)
@@ -123,6 +128,16 @@ def copy_file_set(paths: list[Path], target: Path) -> list[Path]:
         copies.append(copy)
     (target / "pyproject.toml").write_text('[project]\nname = "benchmark-file-set"\n')
     return copies
+
+
+def freeze_code(target: Path) -> None:
+    """Copy the pickle_audit package, so edits to the checkout during a run change nothing.
+
+    The facts cache is keyed on the extractor's source: an edit between the
+    cache-filling run and the warm run would otherwise make the warm run cold.
+    """
+    package = Path(pickle_audit.__file__).parent
+    shutil.copytree(package, target / "pickle_audit", ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def contenders(project: Path, file_list: Path, skip: set[str]) -> list[tuple[str, list[str]]]:
@@ -201,6 +216,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lint-speed-") as scratch:
         project = Path(scratch) / "project"
         files = copy_file_set(paths, project)
+        freeze_code(Path(scratch) / "code")
         file_list = Path(scratch) / "files.txt"
         file_list.write_text("\n".join(str(path) for path in files))
         megabytes = sum(path.stat().st_size for path in files) / 1e6
