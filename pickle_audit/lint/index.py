@@ -90,6 +90,7 @@ class ProjectIndex:
             for function in facts.functions:
                 self.functions[f"{key}.{function.qualname}"] = FunctionRef(facts, function)
         self._mro_cache: dict[str, tuple[ClassRef, ...]] = {}
+        self._class_names: dict[tuple[str, str, str], ClassRef | None] = {}
 
     # ---- names -----------------------------------------------------------------
 
@@ -196,11 +197,14 @@ class ProjectIndex:
 
     def class_named(self, facts: ModuleFacts, name: str, scope_class: str = "") -> ClassRef | None:
         """A class referred to by `name` in `facts` (nested classes of `scope_class` first)."""
-        if scope_class:
-            nested = self.class_in(facts, f"{scope_class}.{name}")
-            if nested is not None:
-                return nested
-        return self.lookup_class(self.resolve(facts, name), facts.path)
+        key = (facts.path, name, scope_class)
+        if key in self._class_names:
+            return self._class_names[key]
+        found = self.class_in(facts, f"{scope_class}.{name}") if scope_class else None
+        if found is None:
+            found = self.lookup_class(self.resolve(facts, name), facts.path)
+        self._class_names[key] = found
+        return found
 
     def function_named(self, facts: ModuleFacts, name: str) -> FunctionRef | None:
         return self.lookup_function(self.resolve(facts, name), facts.path)
