@@ -17,7 +17,9 @@ every time.
 Columns: startup (executor creation until every worker is initialized), wall
 (workers ready until the last result), speedup and efficiency (speedup per
 worker) against serial wall, bytes per task crossing the process boundary,
-first result (after ready), and |dE| of the total energy against serial.
+first result (after ready), and |dE| of the total energy against serial. The
+naive pool starts its workers lazily (by fork, from a parent where xtb ran
+with one OpenMP thread), so its wall includes their start-up.
 
 Targets on 2 workers: compute-bound efficiency >= 0.95 on process;
 overhead-bound speedup >= 1.8 on process; <= 2 kB per task; first result <=
