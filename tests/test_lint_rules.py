@@ -508,6 +508,38 @@ class Job:
     )
 
 
+def test_bound_methods_of_local_instances_and_inside_partial(tmp_path: Path) -> None:
+    source = """
+import functools
+from concurrent.futures import ProcessPoolExecutor
+
+
+class Job:
+    def __init__(self):
+        self.order = {}.values()
+
+    def step(self, i):
+        return i
+
+
+def run():
+    job = Job()
+    with ProcessPoolExecutor() as pool:
+        pool.submit(job.step, 1)
+        pool.submit(functools.partial(job.step, 2))
+"""
+    findings = boundary_findings(tmp_path, source)
+    assert [(rule, line, severity) for rule, line, severity, _ in findings] == [
+        ("PA102", 7, "error"),
+        ("PA202", 16, "error"),
+        ("PA202", 17, "error"),
+    ]
+    assert findings[1][3] == (
+        "bound method Job.step handed to pool.submit(job.step, ...) pickles the whole Job"
+        " instance with every task, and it cannot be pickled: dict view on Job.order"
+    )
+
+
 def test_main_guard_function_handed_to_a_process(tmp_path: Path) -> None:
     source = """
 import multiprocessing as mp

@@ -101,6 +101,8 @@ class Reachability:
     def bound_method(self, boundary: Boundary) -> BoundMethod | None:
         """The instance and method when the boundary's callable is a bound method."""
         value = boundary.call.callable
+        if value is not None and value.kind == "partial" and value.items:
+            value = value.items[0]  # partial(self.step, x) still pickles self
         if value is None or value.kind != "name" or "." not in value.name:
             return None
         owner_text, _, method = value.name.rpartition(".")

@@ -175,7 +175,9 @@ class RuleRunner:
         if bound is not None:
             owner = bound.owner
             unsafe = self.unsafe_state(owner, serializer)
-            shown = value.name
+            # `self.step` as written; `Job().step` (a local instance) as `Job.step`
+            method_name = bound.method.qualname.rpartition(".")[2]
+            shown = value.name if value.name.startswith("self.") else f"{owner.name}.{method_name}"
             message = (
                 f"bound method {shown} handed to {call.text} pickles the whole"
                 f" {owner.name} instance with every task"
