@@ -20,6 +20,8 @@ _MARKER = re.compile(r"#\s*pickle-audit:\s*ignore\b(?:\[(?P<ids>[^\]]*)\])?", re
 def suppressions(source: str) -> Mapping[int, frozenset[str]]:
     """Line number -> rule ids suppressed on that line (`{"*"}` for a bare ignore)."""
     by_line: dict[int, frozenset[str]] = {}
+    if _MARKER.search(source) is None:  # most files: skip tokenizing (the costly part)
+        return by_line
     for line, comment in _comments(source):
         match = _MARKER.search(comment)
         if match:
