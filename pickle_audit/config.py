@@ -129,7 +129,7 @@ def split_selectors(text: str) -> list[str]:
     return [part for part in (piece.strip() for piece in text.split(",")) if part]
 
 
-def matches_any(relative_path: str, globs: Iterable[str]) -> bool:
+def matches_any(relative_path: str, globs: Sequence[str]) -> bool:
     """Whether a root-relative posix path matches one of the globs, gitignore-style.
 
     A glob without `/` matches any single file or folder name (`build`,
@@ -137,6 +137,8 @@ def matches_any(relative_path: str, globs: Iterable[str]) -> bool:
     or one of its folders (`tests/data`, `tests/*`), so excluding a folder
     drops everything below it, the way ruff and flake8 behave.
     """
+    if not globs:
+        return False
     pure = PurePosixPath(relative_path)
     prefixes = [str(pure), *(str(parent) for parent in pure.parents if str(parent) != ".")]
     for pattern in globs:

@@ -65,6 +65,6 @@ def list_python_files(paths: Sequence[Path], root: Path, exclude: Iterable[str])
         found.update(
             candidate
             for candidate in candidates
-            if not matches_any(relative_to_root(candidate, root), globs)
+            if not globs or not matches_any(relative_to_root(candidate, root), globs)
         )
     return sorted(found)
