@@ -59,6 +59,6 @@ def test_assert_picklable_message_is_the_report(core):
     text = str(caught.value)
     assert text.splitlines()[:3] == [
         "payload cannot cross a process boundary with pickle: 1 problem",
-        "  payload['core'].mc_levels  builtins.dict_keys  PA102",
+        "  payload['core'].mc_levels  dict_keys  PA102",
         "      TypeError: cannot pickle 'dict_keys' object",
     ]

@@ -60,7 +60,7 @@ def test_trace_stops_at_the_bad_boundary_call(bad):
     call = boundary if boundary.endswith(")") else f"{boundary}(...)"
     expected = [
         f"{call_site}: {call} sends a payload that cannot be pickled with pickle: 1 problem",
-        f"  {path}  builtins.function  PA101",
+        f"  {path}  function  PA101",
         "      AttributeError: Can't pickle local object 'main.<locals>.payload.<locals>.<lambda>'",
         f"      source: fixtures/scripts/boundaries.py:{LAMBDA_LINE}",
         "      fix: use a module-level function (def) instead of the lambda",
@@ -147,7 +147,7 @@ def test_trace_of_a_qcmanybody_core_behind_a_bound_method():
         f"{call_site}: ProcessPoolExecutor.submit(...) sends a payload that cannot be pickled"
         " with pickle: 1 problem"
     )
-    assert lines[1] == "  fn.__self__.core.mc_levels  builtins.dict_keys  PA102"
+    assert lines[1] == "  fn.__self__.core.mc_levels  dict_keys  PA102"
     assert lines[2] == "      TypeError: cannot pickle 'dict_keys' object"
     assert lines[3].startswith("      source: ")
     assert lines[3].endswith("/site-packages/qcmanybody/core.py:120")
@@ -176,7 +176,7 @@ def test_trace_loky_judges_by_cloudpickle():
     result = pickle_audit("trace", str(script.relative_to(ROOT)))
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == ["closure 11"]
-    assert "  args[1]  builtins.generator  PA104" in result.stderr
+    assert "  args[1]  generator  PA104" in result.stderr
 
 
 def test_trace_missing_script_is_a_usage_error():
@@ -214,7 +214,7 @@ def test_check_reports_problems_and_exits_1(tasks_module):
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
         "Task() cannot cross a process boundary with pickle: 2 problems",
-        "  Task().names  builtins.dict_keys  PA102",
+        "  Task().names  dict_keys  PA102",
         "      TypeError: cannot pickle 'dict_keys' object",
         "      source: tasks.py:6",
         "      fix: store list(...) or tuple(...) instead of the view",

@@ -298,7 +298,7 @@ def test_format_lists_every_problem_with_source_and_fix():
     assert report.format() == "\n".join(
         [
             "task cannot cross a process boundary with pickle: 1 problem",
-            "  task.value  builtins.dict_keys  PA102",
+            "  task.value  dict_keys  PA102",
             "      TypeError: cannot pickle 'dict_keys' object",
             f"      source: tests/{HERE.name}:{line}",
             "      fix: store list(...) or tuple(...) instead of the view",

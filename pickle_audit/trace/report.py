@@ -73,7 +73,9 @@ class AuditReport:
 
 def format_problem(problem: Problem, indent: str = "  ") -> list[str]:
     rule = problem.rule or "-"
-    lines = [f"{indent}{problem.path}  {problem.type}  {rule}", f"{indent}    {problem.error}"]
+    # builtin types read as users write them (dict_keys); others keep their module
+    kind = problem.type.removeprefix("builtins.")
+    lines = [f"{indent}{problem.path}  {kind}  {rule}", f"{indent}    {problem.error}"]
     if problem.source:
         lines.append(f"{indent}    source: {problem.source}")
     if problem.fix:
