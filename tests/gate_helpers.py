@@ -7,8 +7,8 @@ from pathlib import Path
 
 import qcmanybody
 
-from pickle_audit.catalog import get_rule
 from pickle_audit.findings import ChainStep, Finding
+from pickle_audit.lint.locations import Location, make_finding
 
 
 def finding(
@@ -23,19 +23,7 @@ def finding(
     chain: tuple[ChainStep, ...] = (),
 ) -> Finding:
     """A finding as the linter reports it, with the catalogue's severity and fix."""
-    record = get_rule(rule)
-    return Finding(
-        rule=rule,
-        severity=record.severity,
-        path=path,
-        line=line,
-        column=column,
-        message=message,
-        chain=chain,
-        fix=record.fix,
-        symbol=symbol,
-        snippet=snippet,
-    )
+    return make_finding(rule, Location(path, line, column, symbol, snippet), message, chain)
 
 
 def copy_qcmanybody(root: Path) -> Path:
