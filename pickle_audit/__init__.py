@@ -1,6 +1,6 @@
 """pickle-audit: find what cannot cross a process boundary, before and while it runs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "assert_picklable", "audit"]
 

@@ -12,7 +12,7 @@ from pickle_audit.executor.dask import local_cluster
 from pickle_audit.executor.mbe import run_many_body
 from pickle_audit.executor.water import water_core
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.xtb, pytest.mark.timeout(180)]
 MODEL = {"method": "GFN2-xTB"}
 CASES = {
     "trimer-nocp-energy": (3, ["nocp"], "energy"),

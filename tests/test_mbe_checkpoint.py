@@ -18,7 +18,7 @@ from executor_helpers import wait_gone
 from pickle_audit.executor.mbe import ManyBodyJobsFailed, job_labels, run_many_body
 from pickle_audit.executor.water import water_core
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.xtb, pytest.mark.timeout(180)]
 TESTS = Path(__file__).resolve().parent
 XTB = {"program": "xtb", "driver": "gradient", "model": {"method": "GFN2-xTB"}}
 

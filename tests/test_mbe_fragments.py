@@ -101,6 +101,7 @@ def test_missing_specification_is_named():
         run_many_body(core, {"a": XTB}, backend="serial")
 
 
+@pytest.mark.xtb
 def test_core_on_a_v1_molecule_gives_the_same_energies():
     v2 = water_cluster(3)
     v1 = MoleculeV1(**v2.model_dump(exclude={"schema_version", "schema_name"}))

@@ -26,7 +26,7 @@ from pickle_audit.executor.fragments import (
 from pickle_audit.executor.mbe import job_labels
 from pickle_audit.executor.water import water_core
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.xtb, pytest.mark.timeout(120)]
 XTB = {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from pickle_audit.executor.mbe import run_many_body
 from pickle_audit.executor.progress import Progress
 from pickle_audit.executor.water import water_core
@@ -34,6 +36,7 @@ def test_plain_line_without_tqdm():
     assert stream.getvalue() == "\rjobs 0/4, 0 failed\rjobs 1/4, 1 failed\n"
 
 
+@pytest.mark.xtb
 def test_nothing_is_written_when_not_a_terminal(capsys):
     stream = io.StringIO()
     bar = Progress(3, enabled=True, stream=stream)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.xtb, pytest.mark.timeout(120)]
 
 
 def section(title: str) -> str:

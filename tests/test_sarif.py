@@ -76,7 +76,9 @@ def test_driver_describes_the_tool_and_its_rules_with_their_docs(project: Path) 
         "A dict view (.keys()/.values()/.items()) stored on an instance or passed across a boundary"
     )
     assert dict_view["fullDescription"]["text"].startswith("The result of `.keys()`")
-    doc = (Path(__file__).parent.parent / "rules" / "PA102.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).parent.parent / "pickle_audit" / "rules" / "PA102.md").read_text(
+        encoding="utf-8"
+    )
     assert dict_view["help"]["text"] == doc
     assert dict_view["help"]["markdown"] == doc
     assert dict_view["defaultConfiguration"] == {"level": "error"}

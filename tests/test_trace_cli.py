@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from error_text import LOCAL_OBJECT
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "fixtures" / "scripts"
@@ -61,7 +62,7 @@ def test_trace_stops_at_the_bad_boundary_call(bad):
     expected = [
         f"{call_site}: {call} sends a payload that cannot be pickled with pickle: 1 problem",
         f"  {path}  function  PA101",
-        "      AttributeError: Can't pickle local object 'main.<locals>.payload.<locals>.<lambda>'",
+        f"      AttributeError: {LOCAL_OBJECT} 'main.<locals>.payload.<locals>.<lambda>'",
         f"      source: fixtures/scripts/boundaries.py:{LAMBDA_LINE}",
         "      fix: use a module-level function (def) instead of the lambda",
         "pickle-audit trace: stopped fixtures/scripts/boundaries.py at its first bad payload",

@@ -23,6 +23,7 @@ from typing import ClassVar
 import numpy
 import pydantic
 import pytest
+from error_text import LOCAL_OBJECT
 
 from pickle_audit import audit
 from pickle_audit.catalog import get_rule
@@ -182,7 +183,7 @@ def test_every_leaf_kind_held_in_an_attribute(kind):
         ("lock", "TypeError: cannot pickle '_thread.lock' object"),
         ("generator", "TypeError: cannot pickle 'generator' object"),
         ("module", "TypeError: cannot pickle 'module' object"),
-        ("nested_function", "AttributeError: Can't pickle local object"),
+        ("nested_function", f"AttributeError: {LOCAL_OBJECT}"),
     ],
 )
 def test_error_is_the_serializers_own_message(kind, message):
