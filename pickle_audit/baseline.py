@@ -18,6 +18,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import sys
 import tokenize
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -70,35 +72,94 @@ def normalise_snippet(snippet: str) -> str:
     if not text:
         return ""
     try:
-        return ast.unparse(ast.parse(text))
+        return _unparse(text)
     except (SyntaxError, ValueError):
         pass
     try:  # a block header such as `class E(Exception):` parses once given a body
-        header = ast.unparse(ast.parse(text + "\n pass"))
+        header = _unparse(text + "\n pass")
     except (SyntaxError, ValueError):
-        return _token_form(text)
+        return " ".join(_tokens(text))
     return header.rsplit(":", 1)[0] + ":"
 
 
-def _token_form(text: str) -> str:
+def _unparse(text: str) -> str:
+    code = ast.unparse(ast.parse(text))
+    if sys.version_info < (3, 11):  # 3.10 prints an argument-less lambda as `lambda :`
+        code = re.sub(r"\blambda :", "lambda:", code)
+    return code
+
+
+def identity_form(snippet: str) -> str:
+    """What a fingerprint hashes: the snippet's tokens, the same on every Python.
+
+    `ast.unparse` spaces and quotes some constructs differently from one
+    Python version to the next, so the readable canonical form is reduced once
+    more to its tokens, with string literals in one quoting style. A baseline
+    written on one Python therefore matches on another.
+    """
+    return " ".join(_tokens(normalise_snippet(snippet)))
+
+
+_TRIVIA = frozenset(
+    {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENDMARKER,
+    }
+)
+# Python 3.12 splits an f-string into parts; older Pythons see one STRING token
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
+
+
+def _tokens(text: str) -> list[str]:
+    """Significant tokens, trailing commas dropped, each f-string kept whole as written."""
+    lines = text.splitlines(keepends=True)
     tokens: list[str] = []
+    open_fstrings = 0
+    fstring_start = (0, 0)
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type in (
-                tokenize.COMMENT,
-                tokenize.NL,
-                tokenize.NEWLINE,
-                tokenize.INDENT,
-                tokenize.DEDENT,
-                tokenize.ENDMARKER,
-            ):
+            if _FSTRING_START is not None and token.type == _FSTRING_START:
+                if open_fstrings == 0:
+                    fstring_start = token.start
+                open_fstrings += 1
+                continue
+            if open_fstrings:
+                if token.type == _FSTRING_END:
+                    open_fstrings -= 1
+                    if open_fstrings == 0:
+                        tokens.append(_source_between(lines, fstring_start, token.end))
+                continue
+            if token.type in _TRIVIA:
                 continue
             if token.string in (")", "]", "}") and tokens and tokens[-1] == ",":
                 tokens.pop()
-            tokens.append(token.string)
+            tokens.append(_literal(token) if token.type == tokenize.STRING else token.string)
     except (tokenize.TokenError, SyntaxError):
-        return " ".join(text.split())
-    return " ".join(tokens)
+        return text.split()
+    return tokens
+
+
+def _literal(token: tokenize.TokenInfo) -> str:
+    """A plain string or bytes literal in `repr`'s quoting; an f-string as written."""
+    if "f" in token.string.split(token.string[-1], 1)[0].lower():
+        return token.string
+    try:
+        return repr(ast.literal_eval(token.string))
+    except (SyntaxError, ValueError):
+        return token.string
+
+
+def _source_between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
+    (first_row, first_col), (last_row, last_col) = start, end
+    if first_row == last_row:
+        return lines[first_row - 1][first_col:last_col]
+    middle = lines[first_row : last_row - 1]
+    return lines[first_row - 1][first_col:] + "".join(middle) + lines[last_row - 1][:last_col]
 
 
 def _relative_path(path: str, relative_to: Path | None) -> str:
@@ -113,7 +174,7 @@ def _relative_path(path: str, relative_to: Path | None) -> str:
 
 
 def _digest(rule: str, path: str, symbol: str, snippet: str) -> str:
-    key = "\0".join((rule, path, symbol, snippet))
+    key = "\0".join((rule, path, symbol, identity_form(snippet)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
@@ -253,6 +314,11 @@ def load_baseline(path: Path) -> Baseline:
     merged: dict[str, BaselineEntry] = {}
     for index, raw in enumerate(document["entries"]):
         entry = _parse_entry(raw, path, index)
+        # identity comes from the recorded fields, so a file written by another
+        # version of pickle-audit or Python keeps matching
+        entry = replace(
+            entry, fingerprint=_digest(entry.rule, entry.path, entry.symbol, entry.snippet)
+        )
         if entry.fingerprint in merged:  # e.g. both sides of a resolved merge conflict
             entry = replace(entry, count=entry.count + merged[entry.fingerprint].count)
         merged[entry.fingerprint] = entry

@@ -50,6 +50,42 @@ def test_block_headers_normalise_without_their_body() -> None:
     assert normalise_snippet("@cached_property") == "@ cached_property"
 
 
+# Snippets that ast.unparse or tokenize render differently on Python 3.10-3.13:
+# an argument-less lambda, f-strings (split into parts by the 3.12 tokenizer),
+# nested quotes, and syntax that older Pythons cannot parse at all.
+VERSION_SENSITIVE = {
+    "self.f = lambda: 1": "self.f = lambda: 1",
+    "self.msg = f'{name!r}: {value:>{width}}'": "self.msg = f'{name!r}: {value:>{width}}'",
+    "self.pick = lambda : {'k': f\"{k}\"}.keys()": "self.pick = lambda: {'k': f'{k}'}.keys()",
+}
+
+
+@pytest.mark.parametrize("snippet", sorted(VERSION_SENSITIVE))
+def test_canonical_snippet_is_the_same_on_every_python(snippet: str) -> None:
+    assert normalise_snippet(snippet) == VERSION_SENSITIVE[snippet]
+
+
+def test_fingerprints_are_the_same_on_every_python() -> None:
+    # the digests were computed once; CI asserts them on 3.10, 3.11, 3.12 and 3.13
+    assert [fingerprint(finding(snippet=s)) for s in sorted(VERSION_SENSITIVE)] == [
+        "1e2b6825320f51d7",
+        "8738b3b96a63b0ca",
+        "d8d1ff20a65ac125",
+    ]
+    new_syntax = finding(snippet="type Table[K] = dict[K, int]")  # a SyntaxError before 3.12
+    assert fingerprint(new_syntax) == "f1c351f866581d48"
+
+
+def test_a_baseline_matches_by_its_recorded_fields_not_its_stored_digest(project: Path) -> None:
+    recorded = finding(snippet="self.levels = self.table.keys()")
+    write_baseline(Path("baseline.json"), [recorded])
+    document = json.loads(Path("baseline.json").read_text())
+    document["entries"][0]["fingerprint"] = "0" * 16  # as written by another version
+    Path("baseline.json").write_text(json.dumps(document))
+    new, stale = apply_baseline([recorded], load_baseline(Path("baseline.json")))
+    assert (new, stale) == ([], [])
+
+
 def test_line_and_column_are_not_part_of_the_fingerprint() -> None:
     assert fingerprint(finding(line=10, column=9)) == fingerprint(finding(line=400, column=13))
 

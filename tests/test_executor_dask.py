@@ -19,6 +19,7 @@ from executor_helpers import (
 
 from pickle_audit.executor import (
     Executor,
+    ExecutorShutdown,
     PayloadError,
     RemoteError,
     TaskError,
@@ -83,6 +84,26 @@ def test_worker_death_fails_only_its_task(executor):
     assert "the Dask worker running task 'frag-9' died" in str(error)
     assert [f.result(timeout=60) for f in others] == [i * i for i in range(8)]
     assert executor.submit(square, 5).result(timeout=60) == 25
+
+
+def test_worker_death_behind_busy_workers_fails_only_its_task(executor):
+    # both workers are busy when the dying task arrives; Dask would blame a crash
+    # on every task assigned to that worker, so none may wait there behind it
+    slow = [executor.submit(sleep_for, 0.3, label=f"slow-{i}") for i in range(4)]
+    dying = executor.submit(exit_with, 1, label="frag-9")
+    after = [executor.submit(square, i) for i in range(4)]
+    assert isinstance(dying.exception(timeout=60), WorkerCrashed)
+    assert [f.exception(timeout=60) for f in slow] == [None] * 4
+    assert [f.result(timeout=60) for f in after] == [0, 1, 4, 9]
+
+
+def test_cancelling_shutdown_fails_tasks_still_waiting_for_a_worker(cluster):
+    executor = Executor("dask", address=cluster.scheduler_address)
+    futures = [executor.submit(sleep_for, 1, label=f"slow-{i}") for i in range(6)]
+    executor.shutdown(cancel=True)
+    errors = [f.exception(timeout=60) for f in futures]
+    assert {type(e) for e in errors} == {ExecutorShutdown}
+    assert [e.label for e in errors] == [f"slow-{i}" for i in range(6)]
 
 
 def test_timeout_reports_the_task(cluster):

@@ -71,13 +71,25 @@ def test_reduce_that_raises_is_a_leaf_with_its_message():
 @pytest.mark.timeout(30)
 def test_getattr_returning_itself_neither_hangs_nor_crashes():
     hostile = SelfForEveryName()
+    # Python 3.10 asks __getattr__ for __getstate__ while pickling and calls the
+    # object it gets back; later Pythons only do that with __setstate__ on loading
+    try:
+        pickle.dumps(hostile)
+    except TypeError:
+        dump_fails, where = True, ""
+    else:
+        dump_fails, where = False, "pickles, but loading it back raises "
     report = audit([hostile, {}.keys()], roundtrip=True)
-    assert [(p.path, p.rule) for p in report.problems] == [("obj[1]", "PA102")]
-    clean = audit(hostile, roundtrip=True)
-    # pickling works; loading calls hostile.__setstate__, which is the object itself
-    assert [(p.path, p.type) for p in clean.problems] == [("obj", f"{__name__}.SelfForEveryName")]
-    assert "TypeError" in clean.problems[0].error
-    assert "loading it back" in clean.problems[0].error
+    assert [(p.path, p.rule) for p in report.problems] == [("obj[0]", "PA302")] * dump_fails + [
+        ("obj[1]", "PA102")
+    ]
+    [problem] = audit(hostile, roundtrip=True).problems
+    assert (problem.path, problem.type, problem.rule) == (
+        "obj",
+        f"{__name__}.SelfForEveryName",
+        "PA302",
+    )
+    assert problem.error == f"{where}TypeError: 'SelfForEveryName' object is not callable"
 
 
 @pytest.mark.timeout(30)

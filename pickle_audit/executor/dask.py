@@ -7,6 +7,13 @@ result never reaches Dask's own error path. A worker that dies is reported by
 Dask as `KilledWorker` once its retry budget (`allowed-failures`, set to the
 executor's `retries` for an embedded cluster) is spent; it becomes
 `WorkerCrashed` for that task only.
+
+Dask blames a dying worker for every task *assigned* to it, not only the one
+it was running, and tasks submitted one at a time are assigned eagerly (the
+scheduler queues a task group only once it is large). So the backend keeps at
+most one task per worker thread inside Dask and holds the rest itself: with
+no dependencies between tasks, the scheduler places each on an idle thread,
+and a crash takes down only the task that caused it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -56,11 +64,11 @@ def run_in_dask_worker(task: DaskTask) -> bytes:
 
 
 def dask_scheduler_settings(retries: int) -> dict[str, Any]:
-    """Scheduler settings under which a dying worker takes down only its running task.
+    """Scheduler settings for this executor; use them when starting your own scheduler.
 
-    Dask blames every task *assigned* to a worker when it dies; with a
-    saturation of 1.0 a worker is assigned only the task it runs. Use the same
-    settings when starting your own scheduler for this executor.
+    `allowed-failures` is how often a task may be on a dying worker before it
+    counts as the cause; a saturation of 1.0 keeps large queued task groups off
+    busy workers as well.
     """
     return {
         "distributed.scheduler.allowed-failures": retries,
@@ -111,7 +119,10 @@ class DaskBackend:
         self._workers = workers
         self._lock = threading.Lock()
         self._pending: dict[Future, tuple[Any, str | None]] = {}
+        self._waiting: deque[tuple[Future, DaskTask, str]] = deque()
+        self._in_dask = 0
         self._stopped = False
+        self._closing = False
         if options.initializer is not None:
             self._client.register_plugin(
                 InitializerPlugin(options.initializer, options.initargs),
@@ -122,19 +133,48 @@ class DaskBackend:
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
     ) -> Future:
         future: Future = Future()
-        remote = self._client.submit(
-            run_in_dask_worker,
-            DaskTask(label, fn, args, kwargs, self._timeout),
-            # one key prefix per function: Dask queues such a task group on the
-            # scheduler, so a worker holds only the task it runs
-            key=f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}",
-            pure=False,
-        )
         future.set_running_or_notify_cancel()
+        task = DaskTask(label, fn, args, kwargs, self._timeout)
+        key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
         with self._lock:
-            self._pending[future] = (remote, label)
-        remote.add_done_callback(lambda done: self._settle(future, done, label))
+            self._pending[future] = (None, label)
+            self._waiting.append((future, task, key))
+        self._dispatch()
         return future
+
+    def _capacity(self) -> int:
+        """Worker threads the cluster has now; at least one, so work starts as workers join."""
+        workers = self._client.scheduler_info().get("workers", {})
+        return max(1, sum(int(info.get("nthreads", 1)) for info in workers.values()))
+
+    def _dispatch(self) -> None:
+        """Hand waiting tasks to Dask while it holds fewer tasks than it has threads."""
+        capacity = None
+        while True:
+            with self._lock:
+                if self._stopped or not self._waiting:
+                    return
+            capacity = capacity or self._capacity()
+            with self._lock:
+                if self._stopped or not self._waiting or self._in_dask >= capacity:
+                    return
+                future, task, key = self._waiting.popleft()
+                self._in_dask += 1
+            try:
+                remote = self._client.submit(run_in_dask_worker, task, key=key, pure=False)
+            except Exception as error:  # the client lost its scheduler
+                with self._lock:
+                    self._pending.pop(future, None)
+                    self._in_dask -= 1
+                future.set_exception(
+                    ExecutorShutdown(f"Dask did not take task {task.label!r}: {error}", task.label)
+                )
+                continue
+            with self._lock:
+                self._pending[future] = (remote, task.label)
+            remote.add_done_callback(
+                lambda done, future=future, label=task.label: self._settle(future, done, label)
+            )
 
     def _settle(self, future: Future, remote: Any, label: str | None) -> None:
         """Mirror a finished Dask future; runs in Dask's callback thread.
@@ -167,11 +207,13 @@ class DaskBackend:
             outcome, crash = cloudpickle.loads(data), None
         with self._lock:
             self._pending.pop(future, None)
+            self._in_dask -= 1
         if crash is not None:
             if not future.done():
                 future.set_exception(crash)
         else:
             outcome.settle(future, label)
+        self._dispatch()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         if self._cluster is not None:
@@ -179,22 +221,26 @@ class DaskBackend:
         return True
 
     def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
-        if self._stopped:
+        if self._closing:
             return
-        self._stopped = True
-        with self._lock:
-            pending = dict(self._pending)
-        if cancel:
-            for future, (remote, label) in pending.items():
-                remote.cancel()
-                if not future.done():
-                    future.set_exception(
-                        ExecutorShutdown(f"task {label!r} was cancelled by shutdown", label)
-                    )
-        elif wait:
-            for future in pending:
+        self._closing = True
+        if wait and not cancel:
+            with self._lock:
+                pending = list(self._pending)
+            for future in pending:  # waiting tasks keep flowing into Dask meanwhile
                 with contextlib.suppress(Exception):
                     future.exception()
+        with self._lock:
+            self._stopped = True  # nothing more is handed to Dask
+            pending = dict(self._pending)
+            self._waiting.clear()
+        for future, (remote, label) in pending.items():
+            if remote is not None:
+                remote.cancel()
+            if not future.done():
+                future.set_exception(
+                    ExecutorShutdown(f"task {label!r} was cancelled by shutdown", label)
+                )
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -129,10 +129,61 @@ def _rule_for(leaf: Leaf, check: str) -> str | None:
     if check != "dump" and isinstance(leaf.error, LoadFailed):
         if isinstance(leaf.subject, BaseException):
             return "PA301"
-        if leaf.error.exception_type == "RecursionError" and hasattr(type(value), "__getattr__"):
+        if _getattr_answered_a_lookup(value, leaf.error):
             return "PA302"
         return None
+    if _getattr_answered_a_lookup(value, leaf.error):
+        return "PA302"
     return rule_for_value(value)
+
+
+def _getattr_answered_a_lookup(value: Any, error: BaseException) -> bool:
+    """Whether the class's own `__getattr__` is what broke pickling or loading.
+
+    The serializer looks up `__reduce_ex__`, `__getstate__` (Python 3.10 has no
+    default one) and `__setstate__` on the instance; a `__getattr__` that does
+    not refuse such names either recurses (on a loaded copy with no state yet),
+    raises its own error (`KeyError: '__getstate__'`), or hands back something
+    the serializer then calls. Decided from the type and the error alone: no
+    attribute of the instance is read.
+    """
+    hook = _own_getattr(type(value))
+    if hook is None:
+        return False
+    if isinstance(error, LoadFailed):
+        return error.exception_type == "RecursionError" or _called_what_getattr_returned(
+            value, error.cause
+        )
+    return _raised_inside(hook, error) or _called_what_getattr_returned(
+        value, f"{type(error).__name__}: {error}"
+    )
+
+
+def _own_getattr(cls: type) -> types.FunctionType | None:
+    for klass in cls.__mro__:
+        hook = vars(klass).get("__getattr__")
+        if hook is not None:
+            return hook if isinstance(hook, types.FunctionType) else None
+    return None
+
+
+def _raised_inside(hook: types.FunctionType, error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        trace = current.__traceback__
+        while trace is not None:
+            if trace.tb_frame.f_code is hook.__code__:
+                return True
+            trace = trace.tb_next
+        current = current.__context__
+    return False
+
+
+def _called_what_getattr_returned(value: Any, message: str) -> bool:
+    """`TypeError: 'X' object is not callable` for X itself: `__getattr__` returned the object."""
+    return message == f"TypeError: {type(value).__name__!r} object is not callable"
 
 
 def _defined_in_main(value: Any) -> bool:

@@ -16,12 +16,14 @@ from pickle_audit.trace.parts import ATOMIC_TYPES, instance_attributes
 def same_value(original: Any, loaded: Any) -> bool:
     """True when `loaded` carries the same data as `original`; undecidable counts as same."""
     try:
-        return _same(original, loaded, set())
+        return _same(original, loaded, {})
     except RecursionError:
         return True
 
 
-def _same(a: Any, b: Any, seen: set[tuple[int, int]]) -> bool:
+def _same(a: Any, b: Any, seen: dict[tuple[int, int], tuple[Any, Any]]) -> bool:
+    """`seen` holds every compared pair alive: the state dicts built on the way are
+    temporaries, and a freed one's id would otherwise be reused by the next."""
     if a is b:
         return True
     kind = type(a)
@@ -34,7 +36,7 @@ def _same(a: Any, b: Any, seen: set[tuple[int, int]]) -> bool:
     pair = (id(a), id(b))
     if pair in seen:
         return True
-    seen.add(pair)
+    seen[pair] = (a, b)
     if kind is list or kind is tuple:
         return len(a) == len(b) and all(_same(x, y, seen) for x, y in zip(a, b, strict=True))
     if kind is dict:
