@@ -92,6 +92,15 @@ _RULES = (
         "store the module's name (or a strong reference / plain dict) instead",
     ),
     Rule(
+        "PA109",
+        "inherited-only",
+        "error",
+        "a multiprocessing Queue, Lock, Event, Semaphore, Condition or Barrier in a task"
+        " payload: multiprocessing shares these only with processes it starts",
+        "hand it to the workers when they start (Process args, or a pool's initializer and"
+        " initargs), or use a Manager() proxy",
+    ),
+    Rule(
         "PA201",
         "unpicklable-callable",
         "error",
@@ -192,15 +201,20 @@ _RULE_BY_TYPE_NAME: MappingProxyType[str, str] = MappingProxyType(
                 "subprocess.Popen",
                 "concurrent.futures._base.Executor",
                 "multiprocessing.pool.Pool",
-                "multiprocessing.synchronize.SemLock",
-                "multiprocessing.queues.Queue",
-                "multiprocessing.queues.SimpleQueue",
                 "multiprocessing.connection.Connection",
                 "logging.Handler",
                 "mmap.mmap",
                 "builtins.memoryview",
             ),
             "PA105",
+        ),
+        **dict.fromkeys(
+            (
+                "multiprocessing.synchronize.SemLock",
+                "multiprocessing.queues.Queue",
+                "multiprocessing.queues.SimpleQueue",
+            ),
+            "PA109",
         ),
         **dict.fromkeys(
             (

@@ -15,6 +15,7 @@ from types import ModuleType
 import click
 
 from pickle_audit import __version__
+from pickle_audit.atomic import write_atomically
 from pickle_audit.catalog import RULES
 from pickle_audit.config import (
     Config,
@@ -28,7 +29,7 @@ from pickle_audit.findings import LintResult
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="pickle-audit")
+@click.version_option(__version__, "-V", "--version", prog_name="pickle-audit")
 def main() -> None:
     """Find values that cannot be pickled across a process boundary."""
 
@@ -37,6 +38,14 @@ class UsageProblem(click.ClickException):
     """A configuration or usage error reported without a usage banner; exits 2."""
 
     exit_code = 2
+
+
+def io_problem(action: str, error: OSError, path: Path | str | None = None) -> UsageProblem:
+    """One line naming the file and what the system said; exit 2, never a traceback."""
+    named = error.filename
+    where = path if path is not None else named
+    detail = f" ({named})" if named is not None and str(named) != str(where) else ""
+    return UsageProblem(f"{action} {where}: {error.strerror or error}{detail}")
 
 
 @main.command()
@@ -74,6 +83,26 @@ class UsageProblem(click.ClickException):
     help="Parallel parser processes [default: all cores].",
 )
 @click.option(
+    "-o",
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file instead of stdout.",
+)
+@click.option("-e", "--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    default=None,
+    help="Least severe finding that makes the run fail [default: warning, or the config's].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only, no summary.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option(
+    "--project-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Index and configure from this folder instead of discovering the project root.",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -91,27 +120,38 @@ def lint(
     diff: bool,
     no_cache: bool,
     jobs: int | None,
+    output_file: Path | None,
+    exit_zero: bool,
+    fail_on: str | None,
+    quiet: bool,
+    statistics: bool,
+    project_root: Path | None,
     config_file: Path | None,
 ) -> None:
     """Statically find values that cannot cross a process boundary.
 
-    PATH defaults to the project root (the folder of the nearest pyproject.toml).
-    Exit status: 0 no findings, 1 findings, 2 usage or configuration error.
+    PATH defaults to the project root: the nearest folder above the paths whose
+    pyproject.toml has a [tool.pickle-audit] table, else the git work tree's root,
+    else the nearest folder with a pyproject.toml.
+    Exit status: 0 no findings, 1 findings, 2 usage, configuration or I/O error.
     """
-    root = find_project_root(list(paths) or [Path.cwd()])
+    root = find_project_root(list(paths) or [Path.cwd()], project_root)
     try:
         config = _command_line_config(load_config(root, config_file), select, ignore, all_classes)
     except ConfigError as error:
         raise UsageProblem(str(error)) from None
     from pickle_audit.lint.run import lint_paths  # imported late: `rule` needs no parser
-    from pickle_audit.report import FORMATS, render, summary
+    from pickle_audit.report import FORMATS, render, statistics_table, summary
 
     if fmt not in FORMATS:
         raise UsageProblem(f"--format {fmt} is not available in this installation")
     targets = list(paths) or [root]
 
     def run() -> LintResult:
-        return lint_paths(targets, config, root, use_cache=not no_cache, jobs=jobs)
+        try:
+            return lint_paths(targets, config, root, use_cache=not no_cache, jobs=jobs)
+        except ConfigError as error:  # found once the project is indexed
+            raise UsageProblem(str(error)) from None
 
     result = run()
     if fix or diff:
@@ -121,6 +161,8 @@ def lint(
             result = run()
         elif diff:
             return
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     # Named paths cover only part of the project: baseline entries elsewhere are left alone.
     scope = list(paths) or None
     if write_baseline is not None:
@@ -129,16 +171,42 @@ def lint(
             baselines.write_baseline(write_baseline, result.findings, scope)
         except ConfigError as error:
             raise UsageProblem(str(error)) from None
-        click.echo(f"Wrote {len(result.findings)} findings to baseline {write_baseline}.", err=True)
+        except OSError as error:
+            raise io_problem("cannot write the baseline", error, write_baseline) from None
+        click.echo(_baseline_written(result, write_baseline, baselines), err=True)
         return
     baseline_file = baseline or (Path(config.baseline) if config.baseline else None)
     if baseline_file is not None:
         result = _without_baselined(result, baseline_file, scope)
-    click.echo(render(result, fmt), nl=False)
+    report = statistics_table(result) if statistics else render(result, fmt)
+    if output_file is not None:
+        try:
+            write_atomically(output_file, report.encode("utf-8"))
+        except OSError as error:
+            raise io_problem("cannot write the report", error, output_file) from None
+    else:
+        click.echo(report, nl=False)
     for entry in result.stale_baseline:
         click.echo(f"stale baseline entry (no longer found): {entry}", err=True)
-    click.echo(summary(result), err=True)
-    raise SystemExit(1 if result.findings else 0)
+    if not quiet:
+        click.echo(summary(result), err=True)
+    threshold = fail_on or config.fail_on
+    failing = [f for f in result.findings if threshold == "warning" or f.severity == "error"]
+    raise SystemExit(1 if failing and not exit_zero else 0)
+
+
+def _baseline_written(result: LintResult, path: Path, baselines: ModuleType) -> str:
+    """What was recorded, and what a baseline never records (files nobody could check)."""
+    unchecked = [f for f in result.findings if f.rule in baselines.UNBASELINABLE_RULES]
+    text = f"Wrote {len(result.findings) - len(unchecked)} findings to baseline {path}."
+    if unchecked:
+        files = "file" if len(unchecked) == 1 else "files"
+        text += (
+            f" Not recorded: {len(unchecked)} {files} that could not be checked (PA000),"
+            " which the gate keeps reporting: "
+            + ", ".join(f"{f.path} ({f.message})" for f in unchecked)
+        )
+    return text
 
 
 def _command_line_config(
@@ -173,7 +241,10 @@ def _apply_fixes(result: LintResult, *, preview: bool) -> bool:
     if preview:
         click.echo(fixer.unified_diff(fixes), nl=False)
     else:
-        fixes = fixer.apply_fixes(fixes)
+        try:
+            fixes = fixer.apply_fixes(fixes)
+        except OSError as error:
+            raise io_problem("cannot apply the fix to", error) from None
     verb = "Would fix" if preview else "Fixed"
     click.echo(f"{verb} {len(fixes)} file{'' if len(fixes) == 1 else 's'}.", err=True)
     return bool(fixes)
@@ -264,7 +335,10 @@ def trace(
     outcome = run_script(script, list(script_args), serializer=serializer, keep_going=keep_going)
     text = outcome.format_json() if fmt == "json" else outcome.format_text()
     if output is not None:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            write_atomically(output, (text + "\n").encode("utf-8"))
+        except OSError as error:
+            raise io_problem("cannot write the report", error, output) from None
     else:
         click.echo(text, err=True)
     raise SystemExit(outcome.status)

@@ -24,7 +24,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 SERIALIZERS = ("pickle", "cloudpickle", "dill")
-PROJECT_MARKERS = ("pyproject.toml", ".git")
 
 
 class ConfigError(Exception):
@@ -41,20 +40,47 @@ class Config:
     exclude: tuple[str, ...] = ()  # globs, relative to the project root
     baseline: str | None = None
     serializer: str = "pickle"  # for boundaries whose serializer is unknown
+    fail_on: str = "warning"  # the least severe finding that fails the run (exit 1)
 
 
-def find_project_root(paths: Sequence[Path]) -> Path:
-    """The folder of the nearest pyproject.toml or .git above the paths.
+def find_project_root(paths: Sequence[Path], forced: Path | None = None) -> Path:
+    """The project the paths belong to, the same whichever of its files are passed.
 
-    Walking up from the paths' common folder means a pre-commit run that passes
-    a single changed file still indexes the whole project around it. Without
-    any marker the common folder itself is the root.
+    In order: the nearest folder above the paths whose pyproject.toml has a
+    `[tool.pickle-audit]` table; else the root of the git work tree; else the
+    nearest folder with a pyproject.toml; else the paths' common folder. So in a
+    monorepo, a pre-commit run on one staged file of a sub-package uses the
+    same root, index and settings as `--all-files` and CI, rather than the
+    sub-package's own pyproject.toml. `forced` (`--project-root`) wins.
     """
+    if forced is not None:
+        return forced.resolve()
     start = common_folder(paths or [Path.cwd()])
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+    folders = (start, *start.parents)
+    for folder in folders:
+        if _configures_pickle_audit(folder / "pyproject.toml"):
             return folder
+    for marker in (".git", "pyproject.toml"):
+        for folder in folders:
+            if (folder / marker).exists():
+                return folder
     return start
+
+
+def _configures_pickle_audit(pyproject: Path) -> bool:
+    """Whether the file has a `[tool.pickle-audit]` table; a damaged one that mentions
+    pickle-audit counts, so that loading it reports the damage instead of skipping it."""
+    try:
+        data = pyproject.read_bytes()
+    except OSError:
+        return False
+    if b"pickle-audit" not in data:
+        return False
+    try:
+        tool = tomllib.loads(data.decode("utf-8")).get("tool", {})
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    return isinstance(tool, Mapping) and "pickle-audit" in tool
 
 
 def common_folder(paths: Sequence[Path]) -> Path:
@@ -192,6 +218,15 @@ def _serializer(raw: Any, where: str, _base: Path) -> str:
     return raw
 
 
+SEVERITIES = ("warning", "error")
+
+
+def _severity(raw: Any, where: str, _base: Path) -> str:
+    if raw not in SEVERITIES:
+        raise ConfigError(f"{where} must be one of {', '.join(SEVERITIES)}, not {raw!r}")
+    return raw
+
+
 _KEYS: dict[str, tuple[str, Callable[[Any, str, Path], Any]]] = {
     "select": ("select", _select),
     "ignore": ("ignore", _select),
@@ -201,4 +236,5 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str, Path], Any]]] = {
     "exclude": ("exclude", _strings),
     "baseline": ("baseline", _baseline),
     "serializer": ("serializer", _serializer),
+    "fail-on": ("fail_on", _severity),
 }

@@ -72,3 +72,4 @@ class LintResult:
     files_checked: int
     root: str
     stale_baseline: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # about the run, not the code

@@ -8,9 +8,11 @@ goes to stderr (see `summary`).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 
 from pickle_audit.annotations import render_github
+from pickle_audit.catalog import get_rule
 from pickle_audit.findings import Finding, LintResult
 from pickle_audit.sarif import render_sarif
 
@@ -82,6 +84,14 @@ def summary(result: LintResult) -> str:
         _plural(count, kind) for count, kind in ((errors, "error"), (warnings, "warning")) if count
     )
     return f"Found {_plural(len(result.findings), 'problem')} ({kinds}) in {files}."
+
+
+def statistics_table(result: LintResult) -> str:
+    """`--statistics`: one line per rule that fired, most frequent first, as ruff prints it."""
+    counts = Counter(finding.rule for finding in result.findings)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    width = max((len(str(count)) for _, count in rows), default=1)
+    return "".join(f"{count:>{width}}\t{rule}\t{get_rule(rule).name}\n" for rule, count in rows)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -22,7 +22,7 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
 
 def lint(root: Path, config: Config | None = None, **options: object) -> list[Finding]:
     """Findings for every file of the project (paths relative to the current directory)."""
-    findings, _ = collect_findings(
+    findings, _, _ = collect_findings(
         root,
         discover(root),
         config or Config(),

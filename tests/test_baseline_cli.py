@@ -56,6 +56,20 @@ def test_write_baseline_records_every_finding_and_exits_0(seedbug: Path) -> None
     assert "self.run_fragment" in entries[1]["snippet"]
 
 
+def test_write_baseline_says_that_unchecked_files_are_not_recorded(seedbug: Path) -> None:
+    (seedbug / "mbepar" / "gone.py").symlink_to(seedbug / "mbepar" / "deleted.py")
+    written = cli("lint", "--write-baseline", "baseline.json")
+    assert written.exit_code == 0
+    assert written.stderr == (
+        "Wrote 3 findings to baseline baseline.json. Not recorded: 1 file that could not be"
+        " checked (PA000), which the gate keeps reporting: mbepar/gone.py (cannot read the"
+        " file: it is a symbolic link to a missing file)\n"
+    )
+    gate = cli("lint", "--baseline", "baseline.json", "--format", "json")
+    assert gate.exit_code == 1
+    assert [f["rule"] for f in json.loads(gate.stdout)["findings"]] == ["PA000"]
+
+
 def test_baseline_passes_until_a_new_finding_appears(seedbug: Path) -> None:
     assert cli("lint", "--write-baseline", "base.json").exit_code == 0
     clean = cli("lint", "--baseline", "base.json")

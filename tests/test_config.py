@@ -35,6 +35,7 @@ boundary-classes = ["demo.core.Core"]
 exclude = ["build", "tests/data/*"]
 baseline = "ci/pickle-audit-baseline.json"
 serializer = "cloudpickle"
+fail-on = "error"
 
 [tool.pickle-audit.per-file-ignores]
 "tests/*" = ["PA2"]
@@ -47,7 +48,8 @@ def test_load_config_reads_every_key(tmp_path: Path) -> None:
     config = load_config(tmp_path)
     assert config == Config(
         select=frozenset(
-            {"PA101", "PA102", "PA103", "PA104", "PA105", "PA106", "PA107", "PA108", "PA202"}
+            {"PA101", "PA102", "PA103", "PA104", "PA105", "PA106", "PA107", "PA108"}
+            | {"PA109", "PA202"}
         ),
         ignore=frozenset({"PA107"}),
         per_file_ignores=(
@@ -59,6 +61,7 @@ def test_load_config_reads_every_key(tmp_path: Path) -> None:
         exclude=("build", "tests/data/*"),
         baseline=str(tmp_path.resolve() / "ci/pickle-audit-baseline.json"),
         serializer="cloudpickle",
+        fail_on="error",
     )
 
 
@@ -127,6 +130,37 @@ def test_project_root_is_the_nearest_pyproject_or_git_folder(tmp_path: Path) -> 
     assert find_project_root([lone_a, lone_b]) == (tmp_path / "loose").resolve()
 
 
+def test_root_is_the_nearest_pickle_audit_table_then_git_then_any_pyproject(
+    tmp_path: Path,
+) -> None:
+    mono = tmp_path / "mono"
+    (mono / ".git").mkdir(parents=True)
+    write(mono / "packages" / "core" / "pyproject.toml", '[project]\nname = "core"\n')
+    module = write(mono / "packages" / "core" / "corelib" / "levels.py", "")
+    # a sub-package's own pyproject.toml without the table: the git root wins
+    assert find_project_root([module]) == mono.resolve()
+    # the table makes a folder the project, wherever it is
+    write(mono / "packages" / "pyproject.toml", '[tool.pickle-audit]\nselect = ["PA1"]\n')
+    assert find_project_root([module]) == (mono / "packages").resolve()
+    write(
+        mono / "packages" / "core" / "pyproject.toml",
+        '[project]\nname = "core"\n\n[tool.pickle-audit]\n',
+    )
+    assert find_project_root([module]) == (mono / "packages" / "core").resolve()
+    # a mention of the tool in another table is not a configuration
+    write(
+        mono / "packages" / "core" / "pyproject.toml", '[project]\ndescription = "pickle-audit"\n'
+    )
+    assert find_project_root([module]) == (mono / "packages").resolve()
+    # a damaged file that mentions the tool is chosen, so that loading it reports the damage
+    write(mono / "packages" / "core" / "pyproject.toml", "[tool.pickle-audit\n")
+    assert find_project_root([module]) == (mono / "packages" / "core").resolve()
+    with pytest.raises(ConfigError, match="cannot read configuration file"):
+        load_config(find_project_root([module]))
+    # --project-root wins over everything
+    assert find_project_root([module], mono) == mono.resolve()
+
+
 def test_globs_match_files_and_the_folders_above_them() -> None:
     assert matches_any("build/lib/x.py", ["build"])
     assert matches_any("tests/data/deep/x.py", ["tests/data/*"])
@@ -176,3 +210,40 @@ def test_inline_suppressions() -> None:
     assert not is_suppressed("PA102", 4, table)  # inside a string: not a comment
     assert not is_suppressed("PA102", 5, table)  # an unknown id suppresses nothing
     assert is_suppressed("PA104", 6, table)  # after another tool's comment
+
+
+def test_a_suppression_covers_every_line_of_its_statement() -> None:
+    source = (
+        "class Core:\n"
+        "    def __init__(self, table):\n"
+        "        self.levels = (\n"  # line 3: where the finding is reported
+        "            table.keys()\n"
+        "        )  # pickle-audit: ignore[PA102]\n"  # where `ruff format` moves the comment
+        "        self.other = table.values()\n"
+        "        # pickle-audit: ignore[PA101]\n"  # a comment line covers only itself
+        "        self.more = (lambda: 1,\n"
+        "                     2)\n"
+    )
+    table = suppressions(source)
+    assert [line for line in range(1, 10) if is_suppressed("PA102", line, table)] == [3, 4, 5]
+    assert [line for line in range(1, 10) if is_suppressed("PA101", line, table)] == [7]
+
+
+def test_noqa_with_pickle_audit_codes_is_honoured_and_a_bare_noqa_is_not() -> None:
+    source = (
+        "a = d.keys()  # noqa: PA102\n"
+        "b = d.keys()  # noqa: E501, PA102,PA101\n"
+        "c = d.keys()  # noqa\n"
+        "e = d.keys()  # NOQA:PA1\n"
+        "f = d.keys()  # noqa: E501\n"
+    )
+    table = suppressions(source)
+    assert [is_suppressed("PA102", line, table) for line in range(1, 6)] == [
+        True,
+        True,
+        False,  # a bare noqa belongs to the other linters
+        True,
+        False,
+    ]
+    assert is_suppressed("PA101", 2, table)
+    assert not is_suppressed("PA101", 1, table)

@@ -278,14 +278,23 @@ def test_unparsable_file_is_reported_and_the_rest_still_linted(seedbug: Path) ->
     assert run.exit_code == 1
     found = json.loads(run.stdout)["findings"]
     assert seedbug_findings(run.stdout) == [
-        ("PA000", "seedbug/mbepar/broken.py", 5),  # libcst stops at the line after `f(:`
+        ("PA000", "seedbug/mbepar/broken.py", 4),  # where Python puts it, not libcst (5)
         ("PA102", "seedbug/mbepar/core.py", 11),
         ("PA000", "seedbug/mbepar/libcst_rejects.py", 1),
         ("PA202", "seedbug/mbepar/parallel.py", 21),
         ("PA101", "seedbug/mbepar/settings.py", 10),
     ]
-    assert found[0]["message"].startswith("cannot parse the file: ")
+    assert found[0]["message"] == (
+        "cannot parse the file: syntax error at line 4, column 7: invalid syntax"
+    )
+    assert found[0]["column"] == 7
     assert found[0]["fix"] == "fix the syntax error, or exclude the file"
+    assert found[2]["message"] == (
+        "cannot parse the file: libcst rejects it at line 1, column 1, though Python accepts it"
+    )
+    assert found[2]["fix"] == (
+        "exclude the file until libcst supports the construct (Python itself accepts it)"
+    )
     select_hides_no_parse_error = cli("lint", "seedbug", "--select", "PA102", "--format", "json")
     assert [rule for rule, _, _ in seedbug_findings(select_hides_no_parse_error.stdout)] == [
         "PA000",
@@ -415,3 +424,126 @@ def test_installed_qcmanybody_reports_the_stored_view_and_nothing_else(
             "fix": "store list(...) or tuple(...) instead of the view",
         }
     ]
+
+
+def test_a_boundary_class_that_names_no_class_is_a_configuration_error(seedbug: Path) -> None:
+    pyproject = seedbug / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'boundary-classes = ["mbepar.core.FragmentCor"]\n')
+    run = cli("lint", "seedbug")
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr == (
+        "Error: boundary-classes: 'mbepar.core.FragmentCor' is not a class of this project"
+        " (give the module path and class name, e.g. 'pkg.module.Class');"
+        " did you mean 'mbepar.core.FragmentCore'?\n"
+    )
+
+
+def test_project_root_option_overrides_discovery(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / ".git").mkdir()
+    for name, text in {
+        "core/pyproject.toml": '[project]\nname = "core"\n',
+        "core/corelib/__init__.py": "",
+        "core/corelib/levels.py": "class Levels:\n    def __init__(self, t):\n"
+        "        self.order = t.keys()\n",
+        "runner/job.py": "from concurrent.futures import ProcessPoolExecutor\n"
+        "from corelib.levels import Levels\n\n"
+        "def run(pool: ProcessPoolExecutor):\n    return pool.submit(len, Levels({}))\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    discovered = cli("lint", "core/corelib/levels.py", "--no-cache", "--format", "json")
+    assert seedbug_findings(discovered.stdout) == [("PA102", "core/corelib/levels.py", 3)]
+    forced = cli("lint", "core/corelib/levels.py", "--no-cache", "--project-root", "core")
+    assert (forced.exit_code, forced.stdout) == (0, "")  # runner/ is outside that project
+
+
+def test_a_suppression_survives_ruff_format_wrapping_the_statement(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    view = "        self.levels = self.nbodies_per_level.keys()\n"
+    long_view = (
+        "        self.levels = self.nbodies_per_level_with_a_much_longer_name_here.keys()"
+        "  # pickle-audit: ignore[PA102]\n"
+    )
+    text = core.read_text()
+    assert view in text
+    core.write_text(
+        text.replace(view, long_view).replace(
+            "self.nbodies_per_level =", "self.nbodies_per_level_with_a_much_longer_name_here ="
+        )
+    )
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--line-length", "88", str(core)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "1 file reformatted" in formatted.stdout + formatted.stderr
+    wrapped = core.read_text()
+    assert "        )  # pickle-audit: ignore[PA102]\n" in wrapped  # moved to the closing line
+    run = cli("lint", "seedbug", "--format", "json", "--no-cache")
+    assert [
+        rule for rule, path, _ in seedbug_findings(run.stdout) if path.endswith("core.py")
+    ] == []
+
+
+# --- ruff's conventions -------------------------------------------------------------------
+
+
+def test_exit_zero_quiet_and_output_file(seedbug: Path) -> None:
+    report = seedbug.parent / "report.json"
+    run = cli("lint", "seedbug", "-e", "-q", "-o", str(report), "--format", "json")
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "")
+    assert seedbug_findings(report.read_text()) == [
+        ("PA102", "seedbug/mbepar/core.py", 11),
+        ("PA202", "seedbug/mbepar/parallel.py", 21),
+        ("PA101", "seedbug/mbepar/settings.py", 10),
+    ]
+    long_names = cli("lint", "seedbug", "--exit-zero", "--quiet", "--output-file", str(report))
+    assert (long_names.exit_code, long_names.stderr) == (0, "")
+    assert report.read_text().count(": PA") == 3
+
+
+def test_fail_on_error_lets_warnings_pass_from_the_option_and_the_config(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    settings = seedbug / "mbepar" / "settings.py"
+    core.write_text(core.read_text().replace(".keys()", ""))
+    settings.write_text(settings.read_text().replace("lambda energy: energy", "None"))
+    warnings_only = cli("lint", "seedbug", "--format", "json")
+    assert [f["severity"] for f in json.loads(warnings_only.stdout)["findings"]] == ["warning"]
+    assert warnings_only.exit_code == 1  # by default a warning fails the run, as before
+    assert cli("lint", "seedbug", "--fail-on", "error").exit_code == 0
+    pyproject = seedbug / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'fail-on = "error"\n')
+    assert cli("lint", "seedbug").exit_code == 0
+    assert cli("lint", "seedbug", "--fail-on", "warning").exit_code == 1
+    pyproject.write_text(pyproject.read_text().replace('"error"', '"never"'))
+    bad = cli("lint", "seedbug")
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        f"Error: 'fail-on' in [tool.pickle-audit] in {pyproject} must be one of warning,"
+        " error, not 'never'\n"
+    )
+
+
+def test_statistics_counts_findings_per_rule(seedbug: Path) -> None:
+    parallel = seedbug / "mbepar" / "core.py"
+    parallel.write_text(
+        parallel.read_text().replace(
+            "        self.levels = self.nbodies_per_level.keys()\n",
+            "        self.levels = self.nbodies_per_level.keys()\n"
+            "        self.weights = self.nbodies_per_level.values()\n",
+        )
+    )
+    run = cli("lint", "seedbug", "--statistics")
+    assert run.exit_code == 1
+    assert (
+        run.stdout == "2\tPA102\tdict-view\n1\tPA101\tlambda-value\n1\tPA202\tbound-method-task\n"
+    )
+
+
+def test_short_version_flag() -> None:
+    from pickle_audit import __version__
+
+    assert cli("-V").stdout == f"pickle-audit, version {__version__}\n"

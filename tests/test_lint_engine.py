@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -76,7 +78,7 @@ def test_report_files_choose_what_is_reported_but_the_index_sees_everything(
     tmp_path: Path,
 ) -> None:
     root = write_files(tmp_path / "proj", SEED)
-    findings, checked = collect_findings(
+    findings, checked, _ = collect_findings(
         root, [root / "pkg" / "core.py"], Config(), cache_dir=None, jobs=1
     )
     assert checked == 1
@@ -156,23 +158,94 @@ def test_unparsable_files_become_pa000_and_the_rest_is_linted(tmp_path: Path) ->
     )
     findings = lint(root, Config(all_classes=True))
     assert summary(findings) == [
-        ("PA000", "proj/broken.py", 3),
+        ("PA000", "proj/broken.py", 2),  # Python's location; libcst gives up on line 3
         ("PA102", "proj/fine.py", 3),
         ("PA000", "proj/rejected.py", 1),
     ]
     assert findings[0].message == (
-        "cannot parse the file: syntax error at line 3, column 1: expected one of ), *, **, NAME"
+        "cannot parse the file: syntax error at line 2, column 7: invalid syntax"
     )
-    assert findings[2].message.startswith("cannot parse the file: syntax error at line 1")
+    assert findings[2].message.startswith("cannot parse the file: libcst rejects it at line 1")
     assert findings[0].severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("source", "where", "message"),
+    [
+        ("def f(:\n    pass\n", (1, 7), "syntax error at line 1, column 7: invalid syntax"),
+        (
+            "total = (1,\n2\n",
+            (1, 9),
+            "syntax error at line 1, column 9: '(' was never closed",
+        ),
+        (
+            'print "energy"\n',
+            (1, 1),
+            "syntax error at line 1, column 1: Missing parentheses in call to 'print'."
+            " Did you mean print(...)?",
+        ),
+    ],
+)
+def test_syntax_errors_are_where_python_puts_them(
+    tmp_path: Path, source: str, where: tuple[int, int], message: str
+) -> None:
+    root = write_files(tmp_path / "proj", {"bad.py": source})
+    [finding] = lint(root)
+    assert (finding.rule, finding.line, finding.column) == ("PA000", *where)
+    assert finding.message == f"cannot parse the file: {message}"
+    assert finding.fix == "fix the syntax error, or exclude the file"
+
+
+def test_unreadable_files_and_dangling_links_have_their_own_message_and_fix(
+    tmp_path: Path,
+) -> None:
+    root = write_files(tmp_path / "proj", {"fine.py": "x = 1\n"})
+    (root / "gone.py").symlink_to(root / "deleted.py")
+    (root / "folder.py").mkdir()  # a folder named like a module cannot be read either
+    findings = {
+        Path(f.path).name: (f.message, f.fix)
+        for f in collect_findings(
+            root, [root / "gone.py", root / "folder.py"], Config(), cache_dir=None, jobs=1
+        )[0]
+    }
+    assert findings == {
+        "gone.py": (
+            "cannot read the file: it is a symbolic link to a missing file",
+            "remove the link or restore what it points to, or exclude it",
+        ),
+        "folder.py": (
+            "cannot read the file: Is a directory",
+            "make the file readable by the user running pickle-audit, or exclude it",
+        ),
+    }
+
+
+def test_a_file_too_deep_for_the_parser_says_so(tmp_path: Path) -> None:
+    # libcst's native parser overflows its stack on both files (a segfault that
+    # would end the run); Python's parser refuses them first
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "chain.py": "x = " + "-" * 20000 + "1\n",
+            "brackets.py": "x = " + "[" * 5000 + "]" * 5000 + "\n",
+        },
+    )
+    brackets, chain = lint(root)
+    assert (chain.rule, chain.line, chain.column) == ("PA000", 1, 1)
+    assert chain.message == ("cannot check the file: it nests too deeply for the parser")
+    assert chain.fix == "split the deeply nested expression into named parts, or exclude the file"
+    assert (brackets.rule, brackets.line, brackets.column) == ("PA000", 1, 205)
+    assert brackets.message == (
+        "cannot parse the file: syntax error at line 1, column 205: too many nested parentheses"
+    )
 
 
 def test_cache_is_reused_and_follows_content(tmp_path: Path) -> None:
     root = write_files(tmp_path / "proj", SEED)
     cache = tmp_path / "cache"
     first = lint(root, cache_dir=cache)
-    [store] = cache.glob("facts-*.pickle")
-    assert (cache / ".gitignore").read_text().endswith("*\n")
+    [store] = cache.glob("facts-*.json")
+    assert (cache / ".gitignore").read_text() == "# created by pickle-audit\n*\n"
     stamp = store.stat().st_mtime_ns
     assert lint(root, cache_dir=cache) == first
     assert store.stat().st_mtime_ns == stamp  # nothing changed, nothing written
@@ -187,10 +260,90 @@ def test_a_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
     root = write_files(tmp_path / "proj", SEED)
     cache = tmp_path / "cache"
     expected = lint(root, cache_dir=cache)
-    [store] = cache.glob("facts-*.pickle")
-    store.write_bytes(b"not a pickle")
+    [store] = cache.glob("facts-*.json")
+    store.write_bytes(b"\x80\x04not json at all")
     assert lint(root, cache_dir=cache) == expected
-    assert pickle.loads(store.read_bytes())  # rewritten, readable
+    document = json.loads(store.read_text())  # rewritten, readable
+    assert document["format"] == "pickle-audit facts"
+    assert sorted(Path(path).name for path in document["entries"]) == [
+        "__init__.py",
+        "core.py",
+        "driver.py",
+    ]
+
+
+class Planted:
+    """Unpickling this creates a folder: proof that a cache file was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_planted_pickle_in_the_cache_folder_is_never_loaded(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "proj", SEED)
+    cache = tmp_path / "cache"
+    expected = lint(root, cache_dir=cache)
+    [store] = cache.glob("facts-*.json")
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps(Planted(marker))
+    store.write_bytes(payload)  # the very file the next run reads
+    store.with_suffix(".pickle").write_bytes(payload)  # where older versions kept it
+    assert lint(root, cache_dir=cache) == expected
+    assert not marker.exists()
+    assert not store.with_suffix(".pickle").exists()  # the old store is removed
+    assert json.loads(store.read_text())["format"] == "pickle-audit facts"
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda facts: facts[:-1],  # a field missing
+        lambda facts: [facts[0], 7, *facts[2:]],  # a number where the module name goes
+        lambda facts: {"__reduce__": facts},  # not a record at all
+        lambda facts: [*facts[:5], [["Core", 1, 1, "not a list of bases"]], *facts[6:]],
+    ],
+)
+def test_a_forged_cache_entry_is_refused_and_rebuilt(tmp_path: Path, forge) -> None:
+    root = write_files(tmp_path / "proj", SEED)
+    cache = tmp_path / "cache"
+    expected = lint(root, cache_dir=cache)
+    [store] = cache.glob("facts-*.json")
+    document = json.loads(store.read_text())
+    core = next(path for path in document["entries"] if path.endswith("core.py"))
+    document["entries"][core][1] = forge(document["entries"][core][1])
+    store.write_text(json.dumps(document))
+    assert lint(root, cache_dir=cache) == expected
+    rebuilt = json.loads(store.read_text())["entries"][core][1]
+    assert rebuilt != forge(rebuilt)
+    assert rebuilt[0] == core
+
+
+def test_a_torn_gitignore_is_repaired_even_when_nothing_changed(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "proj", SEED)
+    cache = tmp_path / "cache"
+    lint(root, cache_dir=cache)
+    (cache / ".gitignore").write_text("")  # as a full disk once left it
+    lint(root, cache_dir=cache)
+    assert (cache / ".gitignore").read_text() == "# created by pickle-audit\n*\n"
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_and_findings_stay(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "proj", SEED)
+    expected = lint(root, cache_dir=None)
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder goes")
+    findings, _, warnings = collect_findings(
+        root,
+        [root / "pkg" / "core.py", root / "pkg" / "driver.py"],
+        Config(),
+        cache_dir=blocked,
+        jobs=1,
+    )
+    assert findings == expected
+    assert warnings == (f"cannot write the facts cache {blocked}: File exists",)
 
 
 @pytest.mark.timeout(120)

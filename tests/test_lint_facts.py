@@ -276,9 +276,10 @@ def test_main_guard_definitions_and_boundary_marker() -> None:
 def test_parse_errors_are_facts_not_exceptions() -> None:
     broken = facts_of("def f(:\n    pass\n")
     assert broken.parse_error is not None
-    assert broken.parse_error.line == 2
-    rejected = facts_of("(x): int = 1\n")
+    assert (broken.parse_error.line, broken.parse_error.column) == (1, 7)  # as Python says
+    rejected = facts_of("(x): int = 1\n")  # Python accepts it; libcst does not
     assert rejected.parse_error is not None and rejected.parse_error.line == 1
+    assert "though Python accepts it" in rejected.parse_error.message
     assert rejected.classes == ()
 
 

@@ -93,6 +93,12 @@ def pre_commit_all_files(root: Path, env: dict[str, str]) -> subprocess.Complete
     )
 
 
+def pre_commit_files(root: Path, env: dict[str, str], *files: str) -> subprocess.CompletedProcess:
+    """The hook on some files only, as a commit that stages just those runs it."""
+    command = [sys.executable, "-m", "pre_commit", "run", "--files", *files, "--color", "never"]
+    return run(command, root, env)
+
+
 def finding_lines(output: str) -> list[str]:
     return [
         line.split(" ")[0] + " " + line.split(" ")[1]
@@ -115,20 +121,7 @@ def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) 
 
     # One file passed (a commit touching only core.py): only its finding is reported,
     # but the chain shows the index still saw parallel.py, where the pool is.
-    one_file = run(
-        [
-            sys.executable,
-            "-m",
-            "pre_commit",
-            "run",
-            "--files",
-            "mbepar/core.py",
-            "--color",
-            "never",
-        ],
-        project,
-        env,
-    )
+    one_file = pre_commit_files(project, env, "mbepar/core.py")
     assert one_file.returncode == 1, one_file.stdout + one_file.stderr
     assert finding_lines(one_file.stdout) == ["mbepar/core.py:11:9: PA102"]
     assert "FragmentCore reaches a worker via ParallelDriver.core (mbepar/parallel.py:14)" in (
@@ -178,6 +171,54 @@ def test_hook_gates_new_findings_only(hook_env: dict[str, str], tmp_path: Path) 
     )
     reformatted = pre_commit_all_files(project, env)
     assert reformatted.returncode == 0, reformatted.stdout + reformatted.stderr
+
+
+MONOREPO = {
+    "packages/core/pyproject.toml": '[project]\nname = "core"\n',
+    "packages/core/corelib/__init__.py": "",
+    "packages/core/corelib/levels.py": (
+        "class Levels:\n    def __init__(self, table):\n        self.order = table.keys()\n"
+    ),
+    "packages/runner/pyproject.toml": '[project]\nname = "runner"\n',
+    "packages/runner/runlib/__init__.py": "",
+    "packages/runner/runlib/run.py": (
+        "from concurrent.futures import ProcessPoolExecutor\n\n"
+        "from corelib.levels import Levels\n\n\n"
+        "def count(levels: Levels) -> int:\n    return len(list(levels.order))\n\n\n"
+        "def main() -> None:\n    with ProcessPoolExecutor() as pool:\n"
+        '        print(pool.submit(count, Levels({"mp2": 2})).result())\n'
+    ),
+}
+
+
+@pytest.mark.timeout(900)
+def test_one_staged_file_in_a_monorepo_sees_the_sibling_package(
+    hook_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The pool is in another package with its own pyproject.toml: the git root is the root."""
+    env = hook_env
+    project = tmp_path / "mono"
+    for name, text in MONOREPO.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {env['HOOK_REPO']}\n    rev: {env['HOOK_REV']}\n"
+        "    hooks:\n      - id: pickle-audit\n"
+    )
+    (project / ".gitignore").write_text(".pickle-audit-cache/\n")
+    git(project, env, "init", "-q")
+    git(project, env, "add", "-A")
+    git(project, env, "commit", "-q", "-m", "monorepo")
+    expected = "packages/core/corelib/levels.py:3:9: PA102"
+    every_file = pre_commit_all_files(project, env)
+    assert every_file.returncode == 1, every_file.stdout + every_file.stderr
+    one_file = pre_commit_files(project, env, "packages/core/corelib/levels.py")
+    assert one_file.returncode == 1, one_file.stdout + one_file.stderr
+    for output in (every_file.stdout, one_file.stdout):
+        assert [line for line in output.splitlines() if ": PA" in line] == [
+            f"{expected} dict view stored on Levels.order cannot be pickled"
+        ]
+        assert "<- pool.submit(count, ...) (packages/runner/runlib/run.py:12)" in output
 
 
 def test_manifest_declares_the_hook_as_pre_commit_reads_it() -> None:

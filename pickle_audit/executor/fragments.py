@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from qcmanybody.utils import delabeler
 
+from pickle_audit.executor.capabilities import with_embedding_charges
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SPEC_FIELDS = ("program", "driver", "model", "keywords", "protocols", "extras")
 
@@ -123,17 +125,30 @@ def release_worker(token: str) -> None:
 def compute_fragment(token: str, label: str, specification: dict) -> dict[str, Any]:
     """Run one fragment job; return only what `ManyBodyCore.analyze` consumes."""
     import qcengine
+
+    system, setup = _SYSTEMS[token]
+    atomic = atomic_input(system, label, specification)
+    program = specification["program"]
+    result = qcengine.compute(atomic, program, raise_error=True, task_config=setup.task_config)
+    return needed_properties(result, specification["driver"])
+
+
+def atomic_input(system: FragmentSystem, label: str, specification: dict) -> Any:
+    """The AtomicInput of one job; embedding charges go where the harness reads them.
+
+    Which programs can take them is checked before the run starts
+    (`capabilities.refuse_unsupported`), so none is dropped silently here.
+    """
     from qcelemental.models.v1 import Molecule as MoleculeV1
     from qcelemental.models.v2 import AtomicInput
 
-    system, setup = _SYSTEMS[token]
     molecule = system.molecule_for(label)
     if isinstance(molecule, MoleculeV1):  # a core built on a v1 molecule
         molecule = molecule.convert_v(2)
-    program = specification["program"]
-    atomic = AtomicInput(molecule=molecule, specification=specification)
-    result = qcengine.compute(atomic, program, raise_error=True, task_config=setup.task_config)
-    return needed_properties(result, specification["driver"])
+    charges = molecule.extras.get("embedding_charges")
+    if charges:
+        specification = with_embedding_charges(specification, charges)
+    return AtomicInput(molecule=molecule, specification=specification)
 
 
 def needed_properties(result: Any, driver: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from qcmanybody.utils import delabeler, labeler
 
+from pickle_audit.executor.capabilities import refuse_unsupported
 from pickle_audit.executor.checkpoint import Checkpoint, run_fingerprint
 from pickle_audit.executor.core import Executor
 from pickle_audit.executor.errors import ExecutorError
@@ -128,6 +129,8 @@ def run_many_body(
     rerun computes only the missing ones. A failed job raises
     `ManyBodyJobsFailed` naming it, after all other jobs finished. `stats`, if
     given, is filled with the run's timings (startup, wall, first result).
+    A level whose program would silently drop embedding charges or compute
+    ghost atoms as real atoms raises `UnsupportedByProgram` before any job runs.
     """
     specs = {mc: normalize_specification(mc, spec) for mc, spec in specifications.items()}
     missing = [mc for mc in core.mc_levels if mc not in specs]
@@ -137,6 +140,9 @@ def run_many_body(
             f"specifications has {', '.join(map(repr, specs)) or 'none'}"
         )
     jobs = job_labels(core)
+    refuse_unsupported(
+        specs, jobs, nfragments=core.nfragments, embedded=bool(core.embedding_charges)
+    )
     store = None
     if checkpoint is not None:
         fingerprint = run_fingerprint(core.molecule.get_hash(), [lb for _, lb in jobs], specs)

@@ -112,6 +112,12 @@ class Boundary:
         """map-like calls send the *items* of their arguments, not the iterables."""
         return self.call.method in _ITERATING
 
+    @property
+    def starts_processes(self) -> bool:
+        """`Process(target, args)` or a pool's `initializer`/`initargs`: what multiprocessing
+        hands to a process it starts, where its queues and locks may go (inheritance)."""
+        return self.call.method == "call" and self.kind in ("process", "process pool")
+
 
 def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFact) -> str:
     """Fully qualified evidence string for what the call's receiver is."""

@@ -1,30 +1,43 @@
-"""Facts cached by file content hash, in one store file per cache directory.
+"""Facts cached by file content hash, in one JSON store file per cache directory.
 
-Measured on the stdlib (1788 files, 8 MB of facts, cycle collector paused):
-loading one store takes 0.26-0.30 s, loading one pickle per source 0.35-0.41 s,
-so the warm run reads a single store. The price is rewriting the whole store
-when any file changed (0.35-0.4 s on that store), paid only on runs that parse anyway.
-Entries are keyed by path and content digest, and the store's name carries a
-digest of the extractor's own source, so a new version of the linter never
-reads facts an older one wrote. Writes go to a temporary file that is renamed
-into place, so a concurrent run or a crash never leaves a torn store.
+The store sits in the project (`.pickle-audit-cache/`), where a pull request
+can plant a file, so it is JSON, never pickle: reading it cannot run code,
+and every entry is checked against the fact records' field types before use
+(`facts_json.py`); a damaged, forged or foreign store is ignored and rebuilt.
+A warm run reads the single store; the price is rewriting the whole store
+when any file changed, paid only on runs that parse anyway. Entries are keyed
+by path and content digest, and the store's name carries a digest of the
+extractor's own source, so a new version of the linter never reads facts an
+older one wrote. Writes go to a temporary file that is renamed into place, so
+a concurrent run, a crash or a full disk never leaves a torn store, and the
+folder's `.gitignore` is written (and repaired) the same way before anything else.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import os
-import pickle
-import tempfile
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import util
 from pathlib import Path
+from typing import Any
 
+from pickle_audit.atomic import write_atomically
 from pickle_audit.lint.facts import ModuleFacts
+from pickle_audit.lint.facts_json import ForgedFacts, decode_facts, encode_facts
 
-_EXTRACTOR_FILES = ("facts.py", "extract.py", "positions.py", "boundaries.py", "cache.py")
+_EXTRACTOR_FILES = (
+    "facts.py",
+    "facts_json.py",
+    "extract.py",
+    "positions.py",
+    "boundaries.py",
+    "cache.py",
+)
+STORE_FORMAT = "pickle-audit facts"
+GITIGNORE = "# created by pickle-audit\n*\n"
 
 
 def _libcst_version() -> bytes:
@@ -67,10 +80,32 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _load_without_gc(store: Path) -> object:
-    data = store.read_bytes()
-    with paused_gc():
-        return pickle.loads(data)
+def _read_store(store: Path, extractor: str) -> dict[str, Any]:
+    """The raw entries of a store this extractor wrote; anything else reads as empty."""
+    try:
+        data = store.read_bytes()
+        with paused_gc():
+            document = json.loads(data)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != STORE_FORMAT
+        or document.get("extractor") != extractor
+        or not isinstance(document.get("entries"), dict)
+    ):
+        return {}
+    return document["entries"]
+
+
+def _keep_out_of_git(cache_dir: Path) -> None:
+    ignore = cache_dir / ".gitignore"
+    try:
+        if ignore.read_text(encoding="utf-8") == GITIGNORE:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass  # missing, unreadable, or left torn by an earlier failure: write it again
+    write_atomically(ignore, GITIGNORE.encode("utf-8"))
 
 
 class FactsCache:
@@ -78,57 +113,83 @@ class FactsCache:
 
     def __init__(self, cache_dir: Path | None) -> None:
         self.cache_dir = cache_dir
+        self._extractor = _extractor_digest()
+        self._raw: dict[str, Any] = {}
         self._entries: dict[str, tuple[str, ModuleFacts]] = {}
         self._dirty = False
-        self._store = cache_dir / f"facts-{_extractor_digest()}.pickle" if cache_dir else None
+        self._store = cache_dir / f"facts-{self._extractor}.json" if cache_dir else None
         if self._store is not None and self._store.is_file():
-            try:
-                loaded = _load_without_gc(self._store)
-                if isinstance(loaded, dict):
-                    self._entries = loaded
-            except (
-                OSError,
-                pickle.UnpicklingError,
-                EOFError,
-                AttributeError,
-                ImportError,
-                TypeError,
-                ValueError,
-            ):
-                self._entries = {}  # a damaged store is rebuilt, never trusted
+            self._raw = _read_store(self._store, self._extractor)
 
     def get(self, path: str, digest: str) -> ModuleFacts | None:
         entry = self._entries.get(path)
+        if entry is None and path in self._raw:
+            entry = self._decoded(path, self._raw.pop(path))
         if entry is not None and entry[0] == digest:
             return entry[1]
         return None
 
+    def _decoded(self, path: str, raw: Any) -> tuple[str, ModuleFacts] | None:
+        try:
+            if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str)):
+                raise ForgedFacts("expected [digest, facts]")
+            with paused_gc():
+                facts = decode_facts(raw[1])
+        except (ForgedFacts, RecursionError):
+            self._dirty = True  # rewritten without it
+            return None
+        if facts.path != path:
+            self._dirty = True
+            return None
+        self._entries[path] = (raw[0], facts)
+        return self._entries[path]
+
     def put(self, path: str, digest: str, facts: ModuleFacts) -> None:
         if self._store is not None:
+            self._raw.pop(path, None)
             self._entries[path] = (digest, facts)
             self._dirty = True
 
-    def save(self, keep: set[str]) -> None:
-        """Write the store, dropping entries for files that no longer exist."""
+    def save(self, keep: set[str]) -> str | None:
+        """Write the store, dropping entries for files that no longer exist.
+
+        Returns why the cache could not be written (a full disk, a read-only
+        folder, a file in the folder's place), or None: a cache that cannot be
+        saved costs the next run its speed, never this run its findings.
+        """
         if self._store is None or self.cache_dir is None:
-            return
-        stale = [path for path in self._entries if path not in keep]
+            return None
+        try:
+            self._save(keep)
+        except OSError as error:
+            where = error.filename or self.cache_dir
+            return f"cannot write the facts cache {where}: {error.strerror or error}"
+        return None
+
+    def _save(self, keep: set[str]) -> None:
+        assert self._store is not None and self.cache_dir is not None
+        if self.cache_dir.is_dir():
+            _keep_out_of_git(self.cache_dir)  # repaired even on a run that changes nothing
+        for path in [path for path in self._raw if path in keep]:  # read, never asked for
+            self._decoded(path, self._raw.pop(path))
+        stale = [path for path in self._entries if path not in keep] + list(self._raw)
+        self._raw.clear()
         for path in stale:
-            del self._entries[path]
+            self._entries.pop(path, None)
         if not self._dirty and not stale:
             return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        ignore = self.cache_dir / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# created by pickle-audit\n*\n")
-        for old in self.cache_dir.glob("facts-*.pickle"):
-            if old != self._store:
+        if not self.cache_dir.is_dir():
+            self.cache_dir.mkdir(parents=True)
+            _keep_out_of_git(self.cache_dir)
+        for old in self.cache_dir.glob("facts-*"):
+            if old != self._store and old.suffix in (".json", ".pickle"):
                 old.unlink(missing_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump(self._entries, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self._store)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        document = {
+            "format": STORE_FORMAT,
+            "extractor": self._extractor,
+            "entries": {
+                path: [digest, encode_facts(facts)]
+                for path, (digest, facts) in sorted(self._entries.items())
+            },
+        }
+        write_atomically(self._store, json.dumps(document, separators=(",", ":")).encode("utf-8"))

@@ -7,15 +7,17 @@ ignores and inline suppressions are applied by `run.py`, not here.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import io
 import os
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from pickle_audit.config import Config
+from pickle_audit.config import Config, ConfigError
 from pickle_audit.findings import Finding
 from pickle_audit.lint.boundaries import find_boundaries
 from pickle_audit.lint.cache import FactsCache, content_digest, paused_gc
@@ -54,7 +56,12 @@ def facts_for(path: str, module: str, data: bytes) -> ModuleFacts:
             path=path,
             module=module,
             is_package=path.endswith("__init__.py"),
-            parse_error=ParseErrorFact(1, 1, f"internal error while reading the file: {error!r}"),
+            parse_error=ParseErrorFact(
+                1,
+                1,
+                f"cannot check the file: pickle-audit failed on it ({error!r})",
+                "please report this as a pickle-audit bug; exclude the file meanwhile",
+            ),
         )
 
 
@@ -64,8 +71,29 @@ def _extract_from_disk(job: tuple[str, str]) -> tuple[str, ModuleFacts]:
     return content_digest(data), facts_for(path, module, data)
 
 
-def load_facts(files: Sequence[Path], cache: FactsCache, jobs: int | None) -> list[ModuleFacts]:
-    """Facts for every file, from the cache where the content is unchanged."""
+def unreadable(path: Path, error: OSError) -> ParseErrorFact:
+    if path.is_symlink() and not path.exists():
+        return ParseErrorFact(
+            1,
+            1,
+            "cannot read the file: it is a symbolic link to a missing file",
+            "remove the link or restore what it points to, or exclude it",
+        )
+    return ParseErrorFact(
+        1,
+        1,
+        f"cannot read the file: {error.strerror or error}",
+        "make the file readable by the user running pickle-audit, or exclude it",
+    )
+
+
+def load_facts(
+    files: Sequence[Path], cache: FactsCache, jobs: int | None
+) -> tuple[list[ModuleFacts], str | None]:
+    """Facts for every file, from the cache where the content is unchanged.
+
+    Also returns why the cache could not be saved, if it could not.
+    """
     results: dict[str, ModuleFacts] = {}
     missing: list[tuple[str, str]] = []
     for path in files:
@@ -77,7 +105,7 @@ def load_facts(files: Sequence[Path], cache: FactsCache, jobs: int | None) -> li
                 path=key,
                 module=path.stem,
                 is_package=False,
-                parse_error=ParseErrorFact(1, 1, f"cannot read the file: {error.strerror}"),
+                parse_error=unreadable(path, error),
             )
             continue
         cached = cache.get(key, content_digest(data))
@@ -95,8 +123,8 @@ def load_facts(files: Sequence[Path], cache: FactsCache, jobs: int | None) -> li
     for (path, _), (digest, facts) in zip(missing, extracted, strict=True):
         results[path] = facts
         cache.put(path, digest, facts)
-    cache.save(set(results))
-    return [results[str(path)] for path in files]
+    cache_problem = cache.save(set(results))
+    return [results[str(path)] for path in files], cache_problem
 
 
 def _relpath_from(cwd: str) -> Callable[[str], str]:
@@ -119,8 +147,9 @@ def collect_findings(
     *,
     cache_dir: Path | None,
     jobs: int | None,
-) -> tuple[list[Finding], int]:
-    """Raw findings for `report_files` (absolute paths), and how many files were checked."""
+) -> tuple[list[Finding], int, tuple[str, ...]]:
+    """Raw findings for `report_files` (absolute paths), how many files were checked,
+    and warnings about the run itself (a cache that could not be written)."""
     root = root.resolve()
     files = discover(root, config.exclude)
     # callers pass absolute paths; resolving 2000 of them again costs a warm run 0.2 s
@@ -128,10 +157,10 @@ def collect_findings(
     known = {str(p) for p in files}
     files.extend(sorted(Path(p) for p in report if p not in known))
     with paused_gc():
-        all_facts = load_facts(files, FactsCache(cache_dir), jobs)
+        all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs)
         findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
     findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)
-    return findings, len(report)
+    return findings, len(report), (cache_problem,) if cache_problem else ()
 
 
 def _judge(
@@ -141,8 +170,10 @@ def _judge(
         error = facts.parse_error
         if error is not None and facts.path in report:
             where = Location(relpath(facts.path), error.line, error.column, "", "")
-            yield make_finding("PA000", where, f"cannot parse the file: {error.message}")
+            finding = make_finding("PA000", where, error.message)
+            yield replace(finding, fix=error.fix) if error.fix else finding
     index = ProjectIndex(all_facts)
+    check_boundary_classes(index, config.boundary_classes)
     boundaries = find_boundaries(index)
     reach = Reachability(index, boundaries, config, relpath)
     runner = RuleRunner(index, boundaries, reach, relpath)
@@ -152,3 +183,16 @@ def _judge(
     for boundary in boundaries:
         if boundary.module.path in report:
             yield from runner.boundary_findings(boundary)
+
+
+def check_boundary_classes(index: ProjectIndex, names: Sequence[str]) -> None:
+    """A `boundary-classes` entry naming no project class is a typo, not a quiet no-op."""
+    for name in names:
+        if index.lookup_class(name) is None:
+            known = sorted(ref.qualified for ref in index.all_classes())
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"boundary-classes: {name!r} is not a class of this project"
+                f" (give the module path and class name, e.g. 'pkg.module.Class'){hint}"
+            )

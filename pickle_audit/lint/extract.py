@@ -9,6 +9,7 @@ Names stay as written; only a few helpers (`partial`, `dataclass`,
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
@@ -1011,42 +1012,67 @@ def _selects_names(test: cst.BaseExpression, attr_name: str) -> bool:
 
 def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
     is_package = path.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py"
+
+    def unchecked(problem: ParseErrorFact) -> ModuleFacts:
+        return ModuleFacts(path=path, module=module, is_package=is_package, parse_error=problem)
+
+    # Python's own parser goes first: it reports syntax errors where they are, and
+    # it refuses nesting (more than 200 brackets, 20,000-term chains) on which
+    # libcst's native parser overflows its stack and takes the process down
+    rejected = _python_rejects(source)
+    if rejected is not None:
+        return unchecked(rejected)
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        line, column = error.raw_line, error.raw_column + 1
-        detail = next(
-            (
-                text.rpartition(": ")[2]
-                for text in str(error).splitlines()
-                if text.startswith("parser error:")
-            ),
-            "",
-        )
-        message = f"syntax error at line {line}, column {column}" + (
-            f": {detail}" if detail else ""
-        )
-        return ModuleFacts(
-            path=path,
-            module=module,
-            is_package=is_package,
-            parse_error=ParseErrorFact(line, column, message),
-        )
+        return unchecked(_libcst_only_problem(error))
     except RecursionError:
-        return _too_deep(path, module, is_package)
+        return unchecked(TOO_DEEP)
     try:
         extractor = _Extractor(tree, path, module, is_package)
         return extractor.run()
     except RecursionError:
-        return _too_deep(path, module, is_package)
+        return unchecked(TOO_DEEP)
 
 
-def _too_deep(path: str, module: str, is_package: bool) -> ModuleFacts:
-    return ModuleFacts(
-        path=path,
-        module=module,
-        is_package=is_package,
-        parse_error=ParseErrorFact(
-            1, 1, "the file nests too deeply for the parser (RecursionError)"
-        ),
+TOO_DEEP = ParseErrorFact(
+    1,
+    1,
+    "cannot check the file: it nests too deeply for the parser",
+    "split the deeply nested expression into named parts, or exclude the file",
+)
+_SYNTAX_FIX = "fix the syntax error, or exclude the file"
+_LIBCST_FIX = "exclude the file until libcst supports the construct (Python itself accepts it)"
+
+
+def _python_rejects(source: str) -> ParseErrorFact | None:
+    """Python's verdict on the syntax (a syntax tree only: nothing is compiled or run)."""
+    try:
+        compile(source, "<checked>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as error:
+        if error.lineno is None:  # null bytes, on Python 3.11+
+            return ParseErrorFact(1, 1, f"cannot parse the file: {error.msg}", _SYNTAX_FIX)
+        line, column = error.lineno, error.offset or 1
+        return ParseErrorFact(
+            line,
+            column,
+            f"cannot parse the file: syntax error at line {line}, column {column}: {error.msg}",
+            _SYNTAX_FIX,
+        )
+    except ValueError as error:  # null bytes, on Python 3.10
+        return ParseErrorFact(1, 1, f"cannot parse the file: {error}", _SYNTAX_FIX)
+    except (RecursionError, MemoryError):
+        return TOO_DEEP
+    return None
+
+
+def _libcst_only_problem(error: cst.ParserSyntaxError) -> ParseErrorFact:
+    """Python accepts the file but libcst cannot parse it: libcst's position is all there is."""
+    line, column = error.raw_line, error.raw_column + 1
+    return ParseErrorFact(
+        line,
+        column,
+        f"cannot parse the file: libcst rejects it at line {line}, column {column},"
+        " though Python accepts it",
+        _LIBCST_FIX,
     )

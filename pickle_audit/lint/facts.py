@@ -163,9 +163,12 @@ class BoundaryCallFact:
 
 @dataclass(frozen=True)
 class ParseErrorFact:
+    """Why a file was not checked; `message` is the whole finding text, `fix` its advice."""
+
     line: int
     column: int
     message: str
+    fix: str = ""
 
 
 @dataclass(frozen=True)

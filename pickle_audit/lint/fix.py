@@ -34,6 +34,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from pickle_audit.atomic import write_atomically
 from pickle_audit.findings import Finding
 
 FIXABLE_RULES = frozenset({"PA102", "PA201"})
@@ -306,6 +307,6 @@ def apply_fixes(fixes: Iterable[FileFix]) -> list[FileFix]:
         read = _read(Path(fix.path))
         if read is None or read[0] != fix.before:
             continue
-        Path(fix.path).write_bytes(fix.after.encode(read[1]))
+        write_atomically(Path(fix.path), fix.after.encode(read[1]))
         written.append(fix)
     return written

@@ -17,7 +17,13 @@ from pickle_audit.lint.facts import ModuleFacts, ValueFact
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.locations import Location, make_finding
 from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
-from pickle_audit.lint.values import ValueContext, ValueProblem, judge, judge_all
+from pickle_audit.lint.values import (
+    INHERITED_ONLY,
+    ValueContext,
+    ValueProblem,
+    judge,
+    judge_all,
+)
 
 # Classes that decide themselves what is pickled: their attributes may never travel.
 _CUSTOM_STATE = frozenset({"__getstate__", "__reduce__", "__reduce_ex__"})
@@ -41,7 +47,7 @@ class RuleRunner:
         self.boundaries = boundaries
         self.reach = reach
         self.relpath = relpath
-        self._unsafe: dict[tuple[str, str], str | None] = {}
+        self._unsafe: dict[tuple[str, str, bool], str | None] = {}
         self._methods: dict[str, frozenset[str]] = {}
         self.exception_rule = ExceptionInitRule(index, relpath)
 
@@ -122,9 +128,15 @@ class RuleRunner:
             self._methods[ref.qualified] = found
         return found
 
-    def unsafe_state(self, ref: ClassRef, serializer: str) -> str | None:
-        """A description of the first unpicklable attribute an instance carries, or None."""
-        key = (ref.qualified, serializer)
+    def unsafe_state(
+        self, ref: ClassRef, serializer: str, *, inherited: bool = False
+    ) -> str | None:
+        """A description of the first unpicklable attribute an instance carries, or None.
+
+        `inherited`: the instance goes to a process multiprocessing starts, where its
+        queues and locks are shared, not refused.
+        """
+        key = (ref.qualified, serializer, inherited)
         if key in self._unsafe:
             return self._unsafe[key]
         self._unsafe[key] = None
@@ -135,7 +147,7 @@ class RuleRunner:
             for fact in current.fact.attributes:
                 if fact.on_instance:
                     problem = judge(fact.value, serializer, ctx)
-                    if problem is not None:
+                    if problem is not None and not (inherited and problem.rule == INHERITED_ONLY):
                         self._unsafe[key] = f"{problem.what} on {current.name}.{fact.name}"
                         return self._unsafe[key]
         return None
@@ -158,9 +170,16 @@ class RuleRunner:
                 candidates = ()
             for candidate in candidates:
                 for problem in judge_all(candidate, serializer, ctx):
-                    message = f"{problem.what} passed to {call.text} cannot be pickled" + _suffix(
-                        serializer
-                    )
+                    if problem.rule == INHERITED_ONLY:
+                        if boundary.starts_processes:
+                            continue  # the documented way to share them
+                        message = (
+                            f"{problem.what} passed to {call.text} cannot travel in a task:"
+                            " multiprocessing shares it only with processes it starts"
+                        )
+                    else:
+                        message = f"{problem.what} passed to {call.text} cannot be pickled"
+                        message += _suffix(serializer)
                     yield make_finding(problem.rule, where, message, chain)
 
     def callable_findings(
@@ -174,13 +193,18 @@ class RuleRunner:
         bound = self.reach.bound_method(boundary)
         if bound is not None:
             owner = bound.owner
-            unsafe = self.unsafe_state(owner, serializer)
+            unsafe = self.unsafe_state(owner, serializer, inherited=boundary.starts_processes)
             # `self.step` as written; `Job().step` (a local instance) as `Job.step`
             method_name = bound.method.qualname.rpartition(".")[2]
             shown = value.name if value.name.startswith("self.") else f"{owner.name}.{method_name}"
+            if boundary.starts_processes and unsafe is None:
+                return  # one pickling, when the process starts: the usual way to start one
             message = (
                 f"bound method {shown} handed to {call.text} pickles the whole"
                 f" {owner.name} instance with every task"
+                if not boundary.starts_processes
+                else f"bound method {shown} handed to {call.text} pickles the whole"
+                f" {owner.name} instance when the process starts (spawn, forkserver)"
             )
             severity: Severity = "warning"
             if unsafe is not None:

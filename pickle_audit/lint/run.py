@@ -34,7 +34,7 @@ def lint_paths(
     """Lint the Python files under `paths` against the whole project at `root`."""
     root = root.resolve()
     report_files = list_python_files(paths or [root], root, config.exclude)
-    raw, files_checked = collect_findings(
+    raw, files_checked, warnings = collect_findings(
         root, report_files, config, cache_dir=_cache_folder(root, use_cache), jobs=jobs
     )
     kept = filter_findings(raw, config, root)
@@ -42,6 +42,7 @@ def lint_paths(
         findings=tuple(sorted(kept, key=Finding.sort_key)),
         files_checked=files_checked,
         root=str(root),
+        warnings=warnings,
     )
 
 

@@ -19,6 +19,12 @@ EVERY = frozenset({"pickle", "cloudpickle", "dill"})
 PICKLE_AND_DILL = frozenset({"pickle", "dill"})
 
 
+# Shared by multiprocessing with the processes it starts (Process args, a pool's
+# initargs), refused everywhere else: "Queue objects should only be shared between
+# processes through inheritance".
+INHERITED_ONLY = "PA109"
+_MP_PREFIXES = ("multiprocessing", "multiprocessing.get_context()", "multiprocessing.context")
+
 _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] = (
     (
         "PA105",
@@ -90,12 +96,12 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
         ),
     ),
     (
-        "PA105",
+        INHERITED_ONLY,
         "multiprocessing primitive",
         EVERY,
         tuple(
             f"{prefix}.{n}"
-            for prefix in ("multiprocessing", "multiprocessing.get_context()")
+            for prefix in _MP_PREFIXES
             for n in (
                 "Queue",
                 "SimpleQueue",
@@ -107,9 +113,14 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
                 "Condition",
                 "Event",
                 "Barrier",
-                "Manager",
             )
         ),
+    ),
+    (
+        "PA105",
+        "multiprocessing manager",
+        EVERY,
+        tuple(f"{prefix}.Manager" for prefix in _MP_PREFIXES),
     ),
     (
         "PA105",

@@ -1,0 +1,202 @@
+"""multiprocessing's own queues and locks: shared with the processes it starts, refused in tasks.
+
+Patterns from public bug reports, reproduced in our own words. Each program is
+linted and also run under the spawn start method, so the test shows the real
+outcome: a clean run where the linter is quiet, multiprocessing's own error
+where it flags.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pickle_audit.config import Config
+from pickle_audit.lint.run import lint_paths
+
+pytestmark = pytest.mark.timeout(120)
+INHERITANCE_ERROR = "Queue objects should only be shared between processes through inheritance"
+REPORTER = """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+def report(progress, fragment):
+    progress.put(fragment)
+    return fragment
+"""
+
+
+def lint_and_run(tmp_path: Path, *parts: str) -> tuple[list[tuple], subprocess.CompletedProcess]:
+    """Lint the program made of `parts` (two blank lines apart), then run it."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    script = tmp_path / "program.py"
+    script.write_text("\n\n\n".join(textwrap.dedent(part).strip("\n") for part in parts) + "\n")
+    result = lint_paths([tmp_path], Config(), tmp_path, use_cache=False, jobs=1)
+    findings = [(f.rule, f.line, f.severity) for f in result.findings]
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=90
+    )
+    return findings, run
+
+
+def test_queue_and_event_handed_to_a_process_are_not_flagged(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+
+
+        def drain(jobs, done):
+            while jobs.get() is not None:
+                pass
+            done.set()
+
+
+        class Feeder:
+            def __init__(self):
+                ctx = multiprocessing.get_context("spawn")
+                self.jobs = ctx.Queue()
+                self.done = ctx.Event()
+                self.worker = ctx.Process(target=drain, args=(self.jobs, self.done))
+
+            def run(self):
+                self.worker.start()
+                for item in (1, 2, None):
+                    self.jobs.put(item)
+                self.done.wait(30)
+                self.worker.join(30)
+                return self.worker.exitcode
+
+
+        def main():
+            ctx = multiprocessing.get_context("spawn")
+            jobs, done = ctx.Queue(), ctx.Event()
+            worker = ctx.Process(target=drain, args=(jobs, done))
+            worker.start()
+            jobs.put(None)
+            worker.join(30)
+            return worker.exitcode
+
+
+        if __name__ == "__main__":
+            print(Feeder().run(), main())
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "0 0\n"), run.stderr
+
+
+def test_a_process_target_method_whose_instance_holds_a_queue_is_fine(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+
+
+        class Listener:
+            def __init__(self):
+                self.ctx = multiprocessing.get_context("spawn")
+                self.inbox = self.ctx.Queue()
+                self.lock = self.ctx.Lock()
+
+            def listen(self):
+                with self.lock:
+                    self.inbox.get(timeout=30)
+
+            def start(self):
+                worker = self.ctx.Process(target=self.listen)
+                worker.start()
+                self.inbox.put("hello")
+                worker.join(30)
+                return worker.exitcode
+
+
+        if __name__ == "__main__":
+            print(Listener().start())
+        """,
+    )
+    assert findings == []  # neither PA109 nor a PA202 warning for a process start
+    assert (run.returncode, run.stdout) == (0, "0\n"), run.stderr
+
+
+def test_a_queue_in_pool_tasks_is_pa109_and_really_fails(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        REPORTER,
+        """
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            progress = ctx.Queue()
+            with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+                print(pool.submit(report, progress, 1).result())
+        """,
+    )
+    assert findings == [("PA109", 14, "error")]
+    assert run.returncode == 1
+    assert f"RuntimeError: {INHERITANCE_ERROR}" in run.stderr
+
+
+def test_a_lock_in_a_pool_initializer_is_fine_and_a_lock_in_apply_async_is_not(
+    tmp_path: Path,
+) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+
+        _lock = None
+
+
+        def remember(lock):
+            global _lock
+            _lock = lock
+
+
+        def count(n):
+            with _lock:
+                return n * n
+
+
+        def locked_count(lock, n):
+            with lock:
+                return n
+
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            lock = ctx.Lock()
+            with ctx.Pool(2, initializer=remember, initargs=(lock,)) as pool:
+                print(pool.map(count, [1, 2, 3]))
+                try:
+                    pool.apply_async(locked_count, (lock, 1)).get(30)
+                except RuntimeError as error:
+                    print(error)
+        """,
+    )
+    assert findings == [("PA109", 27, "error")]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "[1, 4, 9]",
+        "Lock objects should only be shared between processes through inheritance",
+    ]
+
+
+def test_manager_queues_travel_in_tasks(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        REPORTER,
+        """
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Manager() as manager, ProcessPoolExecutor(2, mp_context=ctx) as pool:
+                progress = manager.Queue()
+                print(pool.submit(report, progress, 7).result(), progress.get(timeout=30))
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "7 7\n"), run.stderr
