@@ -90,15 +90,16 @@ def _unparse(text: str) -> str:
     return code
 
 
-def identity_form(snippet: str) -> str:
-    """What a fingerprint hashes: the snippet's tokens, the same on every Python.
+def identity_form(canonical: str) -> str:
+    """What a fingerprint hashes: a canonical snippet's tokens, the same on every Python.
 
     `ast.unparse` spaces and quotes some constructs differently from one
-    Python version to the next, so the readable canonical form is reduced once
-    more to its tokens, with string literals in one quoting style. A baseline
-    written on one Python therefore matches on another.
+    Python version to the next, so the readable canonical form (from
+    `normalise_snippet`, or as a baseline recorded it) is reduced once more to
+    its tokens, with string literals in one quoting style. A baseline written
+    on one Python therefore matches on another.
     """
-    return " ".join(_tokens(normalise_snippet(snippet)))
+    return " ".join(_tokens(canonical))
 
 
 _TRIVIA = frozenset(
