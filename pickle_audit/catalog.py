@@ -33,6 +33,13 @@ _RULES = (
         "fix the syntax error, or exclude the file",
     ),
     Rule(
+        "PA001",
+        "unused-suppression",
+        "warning",
+        "a suppression comment that hides no finding, or names a rule that does not exist",
+        "remove the comment, or the rule ids in it that no longer apply",
+    ),
+    Rule(
         "PA101",
         "lambda-value",
         "error",

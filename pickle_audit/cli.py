@@ -7,10 +7,14 @@ work; exit codes are 0 clean, 1 findings, 2 usage or configuration error.
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import sys
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import TextIO
 
 import click
 
@@ -18,6 +22,7 @@ from pickle_audit import __version__
 from pickle_audit.atomic import write_atomically
 from pickle_audit.catalog import RULES
 from pickle_audit.config import (
+    START_METHODS,
     Config,
     ConfigError,
     find_project_root,
@@ -50,7 +55,10 @@ def io_problem(action: str, error: OSError, path: Path | str | None = None) -> U
 
 @main.command()
 @click.argument(
-    "paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATH]..."
+    "paths",
+    nargs=-1,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+    metavar="[PATH]...",
 )
 @click.option(
     "--format",
@@ -63,6 +71,19 @@ def io_problem(action: str, error: OSError, path: Path | str | None = None) -> U
 @click.option("--select", metavar="IDS", help="Rules or prefixes to report, e.g. PA1,PA202.")
 @click.option("--ignore", metavar="IDS", help="Rules or prefixes to leave out, e.g. PA107.")
 @click.option("--all-classes", is_flag=True, help="Treat every class as reaching a worker.")
+@click.option(
+    "--library",
+    is_flag=True,
+    help="Treat the public API's classes as reaching a worker (a library whose users"
+    " parallelise it).",
+)
+@click.option(
+    "--start-method",
+    type=click.Choice(START_METHODS),
+    default=None,
+    help="How processes start where the code does not say [default: portable, i.e. judged"
+    " as spawn/forkserver, or the config's].",
+)
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -103,6 +124,11 @@ def io_problem(action: str, error: OSError, path: Path | str | None = None) -> U
     help="Index and configure from this folder instead of discovering the project root.",
 )
 @click.option(
+    "--stdin-filename",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the source from stdin and lint it as this file (for editors).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -114,6 +140,8 @@ def lint(
     select: str | None,
     ignore: str | None,
     all_classes: bool,
+    library: bool,
+    start_method: str | None,
     baseline: Path | None,
     write_baseline: Path | None,
     fix: bool,
@@ -126,6 +154,7 @@ def lint(
     quiet: bool,
     statistics: bool,
     project_root: Path | None,
+    stdin_filename: Path | None,
     config_file: Path | None,
 ) -> None:
     """Statically find values that cannot cross a process boundary.
@@ -135,13 +164,26 @@ def lint(
     else the nearest folder with a pyproject.toml.
     Exit status: 0 no findings, 1 findings, 2 usage, configuration or I/O error.
     """
+    unsaved = None
+    if stdin_filename is not None:
+        _check_stdin_options(paths, fix or diff, write_baseline)
+        from pickle_audit.lint.engine import decode_source
+
+        paths = (stdin_filename,)
+        unsaved = {stdin_filename: decode_source(click.get_binary_stream("stdin").read())}
+    elif Path("-") in paths:
+        raise UsageProblem("`-` reads the source from stdin: name the file with --stdin-filename")
     root = find_project_root(list(paths) or [Path.cwd()], project_root)
     try:
         config = _command_line_config(load_config(root, config_file), select, ignore, all_classes)
+        if start_method is not None:
+            config = replace(config, start_method=start_method)
+        if library:
+            config = replace(config, library=True)
     except ConfigError as error:
         raise UsageProblem(str(error)) from None
     from pickle_audit.lint.run import lint_paths  # imported late: `rule` needs no parser
-    from pickle_audit.report import FORMATS, render, statistics_table, summary
+    from pickle_audit.report import FORMATS, render, render_text, statistics_table, summary
 
     if fmt not in FORMATS:
         raise UsageProblem(f"--format {fmt} is not available in this installation")
@@ -149,7 +191,9 @@ def lint(
 
     def run() -> LintResult:
         try:
-            return lint_paths(targets, config, root, use_cache=not no_cache, jobs=jobs)
+            return lint_paths(
+                targets, config, root, use_cache=not no_cache, jobs=jobs, unsaved=unsaved
+            )
         except ConfigError as error:  # found once the project is indexed
             raise UsageProblem(str(error)) from None
 
@@ -178,14 +222,19 @@ def lint(
     baseline_file = baseline or (Path(config.baseline) if config.baseline else None)
     if baseline_file is not None:
         result = _without_baselined(result, baseline_file, scope)
-    report = statistics_table(result) if statistics else render(result, fmt)
+    if statistics:
+        report = statistics_table(result)
+    elif fmt == "text" and output_file is None and _wants_colour(sys.stdout):
+        report = render_text(result, colour=True)
+    else:
+        report = render(result, fmt)
     if output_file is not None:
         try:
             write_atomically(output_file, report.encode("utf-8"))
         except OSError as error:
             raise io_problem("cannot write the report", error, output_file) from None
     else:
-        click.echo(report, nl=False)
+        click.echo(report, nl=False, color=True)  # styled only when _wants_colour said so
     for entry in result.stale_baseline:
         click.echo(f"stale baseline entry (no longer found): {entry}", err=True)
     if not quiet:
@@ -193,6 +242,27 @@ def lint(
     threshold = fail_on or config.fail_on
     failing = [f for f in result.findings if threshold == "warning" or f.severity == "error"]
     raise SystemExit(1 if failing and not exit_zero else 0)
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    """Colour on a terminal; NO_COLOR (https://no-color.org) turns it off, FORCE_COLOR on."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _check_stdin_options(
+    paths: tuple[Path, ...], fixing: bool, write_baseline: Path | None
+) -> None:
+    """Stdin is one file that exists nowhere else: nothing to walk, rewrite or record."""
+    if any(path != Path("-") for path in paths):
+        raise UsageProblem("--stdin-filename lints stdin alone: name no other PATH")
+    if fixing or write_baseline is not None:
+        option = "--write-baseline" if write_baseline is not None else "--fix/--diff"
+        raise UsageProblem(f"{option} works on files, not on stdin (--stdin-filename)")
 
 
 def _baseline_written(result: LintResult, path: Path, baselines: ModuleType) -> str:
@@ -265,21 +335,53 @@ def _without_baselined(
 
 @main.command()
 @click.argument("rule_id", required=False, metavar="[ID]")
-def rule(rule_id: str | None) -> None:
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the rule records (code, name, severity, summary, fix, explanation).",
+)
+@click.option("--all", "every", is_flag=True, help="Print the documentation of every rule.")
+def rule(rule_id: str | None, output_format: str, every: bool) -> None:
     """List the rules, or print the documentation of rule ID (e.g. PA102)."""
-    if rule_id is None:
+    if rule_id is not None and every:
+        raise UsageProblem("give a rule ID or --all, not both")
+    chosen = list(RULES) if rule_id is None else [_known_rule_id(rule_id)]
+    if output_format == "json":
+        records = [_rule_record(key) for key in chosen]
+        document = records[0] if rule_id is not None else records
+        click.echo(json.dumps(document, indent=2))
+    elif rule_id is None and not every:
         width = max(len(record.name) for record in RULES.values())
         for record in RULES.values():
             click.echo(
                 f"{record.id}  {record.name:<{width}}  {record.severity:<7}  {record.summary}"
             )
-        return
+    else:
+        click.echo("\n".join(rule_doc(key) for key in chosen), nl=False)
+
+
+def _known_rule_id(rule_id: str) -> str:
     key = rule_id.strip().upper()
     if key not in RULES:
         raise UsageProblem(
             f"unknown rule id {rule_id!r}; run `pickle-audit rule` to list the rules"
         )
-    click.echo(rule_doc(key), nl=False)
+    return key
+
+
+def _rule_record(rule_id: str) -> dict[str, str]:
+    """A rule as ruff's `rule --output-format json` gives it, in our catalogue's terms."""
+    record = RULES[rule_id]
+    return {
+        "code": record.id,
+        "name": record.name,
+        "severity": record.severity,
+        "summary": record.summary,
+        "fix": record.fix,
+        "explanation": rule_doc(rule_id),
+    }
 
 
 def rule_doc(rule_id: str) -> str:
@@ -290,6 +392,23 @@ def rule_doc(rule_id: str) -> str:
         .joinpath(f"{rule_id}.md")
         .read_text("utf-8")
     )
+
+
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over stdio) that editors start.
+
+    Needs the `server` extra: pip install 'pickle-audit[server]'.
+    """
+    try:
+        from pickle_audit.server import serve
+    except ModuleNotFoundError as error:
+        if error.name not in {"pygls", "lsprotocol"}:
+            raise
+        raise UsageProblem(
+            f"the language server needs {error.name}: pip install 'pickle-audit[server]'"
+        ) from None
+    serve()
 
 
 _SERIALIZER_CHOICE = click.Choice(["pickle", "cloudpickle", "dill"])
@@ -352,7 +471,6 @@ def trace(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def check(target: str, serializer: str, roundtrip: bool, spawn: bool, fmt: str) -> None:
     """Import MODULE, evaluate EXPR in it and audit the value (exit 0 clean, 1 problems)."""
-    import sys
 
     from pickle_audit.trace.audit import audit
     from pickle_audit.trace.serializers import SerializerUnavailable

@@ -37,10 +37,12 @@ class Config:
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()  # (glob, rule ids)
     boundary_classes: tuple[str, ...] = ()  # qualified names, e.g. "pkg.core.Core"
     all_classes: bool = False
+    library: bool = False  # the public API's classes are roots (see lint/public_api.py)
     exclude: tuple[str, ...] = ()  # globs, relative to the project root
     baseline: str | None = None
     serializer: str = "pickle"  # for boundaries whose serializer is unknown
     fail_on: str = "warning"  # the least severe finding that fails the run (exit 1)
+    start_method: str = "portable"  # for calls that do not choose one; see START_METHODS
 
 
 def find_project_root(paths: Sequence[Path], forced: Path | None = None) -> Path:
@@ -212,19 +214,19 @@ def _baseline(raw: Any, where: str, base: Path) -> str:
     return str(base / raw)
 
 
-def _serializer(raw: Any, where: str, _base: Path) -> str:
-    if raw not in SERIALIZERS:
-        raise ConfigError(f"{where} must be one of {', '.join(SERIALIZERS)}, not {raw!r}")
-    return raw
-
-
 SEVERITIES = ("warning", "error")
+# "portable": judge what a process start pickles as spawn and forkserver do (the
+# default on macOS and Windows, and on Linux from Python 3.14)
+START_METHODS = ("portable", "fork", "spawn", "forkserver")
 
 
-def _severity(raw: Any, where: str, _base: Path) -> str:
-    if raw not in SEVERITIES:
-        raise ConfigError(f"{where} must be one of {', '.join(SEVERITIES)}, not {raw!r}")
-    return raw
+def _one_of(choices: Sequence[str]) -> Callable[[Any, str, Path], str]:
+    def parse(raw: Any, where: str, _base: Path) -> str:
+        if raw not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}, not {raw!r}")
+        return raw
+
+    return parse
 
 
 _KEYS: dict[str, tuple[str, Callable[[Any, str, Path], Any]]] = {
@@ -233,8 +235,10 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str, Path], Any]]] = {
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "boundary-classes": ("boundary_classes", _strings),
     "all-classes": ("all_classes", _boolean),
+    "library": ("library", _boolean),
     "exclude": ("exclude", _strings),
     "baseline": ("baseline", _baseline),
-    "serializer": ("serializer", _serializer),
-    "fail-on": ("fail_on", _severity),
+    "serializer": ("serializer", _one_of(SERIALIZERS)),
+    "fail-on": ("fail_on", _one_of(SEVERITIES)),
+    "start-method": ("start_method", _one_of(START_METHODS)),
 }

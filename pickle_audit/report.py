@@ -11,6 +11,8 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
+import click
+
 from pickle_audit.annotations import render_github
 from pickle_audit.catalog import get_rule
 from pickle_audit.findings import Finding, LintResult
@@ -30,18 +32,34 @@ def render(result: LintResult, fmt: str) -> str:
     return formatter(result)
 
 
-def render_text(result: LintResult) -> str:
-    """`path:line:col: RULE message`, then the chain and the fix, indented."""
-    return "".join(_text_block(finding) for finding in result.findings)
+def render_text(result: LintResult, colour: bool = False) -> str:
+    """`path:line:col: RULE message`, then the chain and the fix, indented.
+
+    With `colour`, ANSI styles as ruff uses them: a bold location, the rule id
+    red for errors and yellow for warnings, the chain dimmed, the fix in cyan.
+    """
+    style = _ansi if colour else _plain
+    return "".join(_text_block(finding, style) for finding in result.findings)
 
 
-def _text_block(finding: Finding) -> str:
-    lines = [f"{finding.path}:{finding.line}:{finding.column}: {finding.rule} {finding.message}"]
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+def _ansi(text: str, **styles: object) -> str:
+    return click.style(text, **styles)  # type: ignore[arg-type]
+
+
+def _text_block(finding: Finding, style: Callable[..., str]) -> str:
+    where = style(f"{finding.path}:{finding.line}:{finding.column}:", bold=True)
+    rule = style(finding.rule, fg="red" if finding.severity == "error" else "yellow", bold=True)
+    lines = [f"{where} {rule} {finding.message}"]
     lines += [
-        f"{INDENT}{_chain_line(index, str(step))}" for index, step in enumerate(finding.chain)
+        INDENT + style(_chain_line(index, str(step)), dim=True)
+        for index, step in enumerate(finding.chain)
     ]
     if finding.fix:
-        lines.append(f"{INDENT}fix: {finding.fix}")
+        lines.append(INDENT + style(f"fix: {finding.fix}", fg="cyan"))
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pickle_audit.catalog import RULES
 from pickle_audit.config import (
     Config,
     ConfigError,
@@ -14,7 +15,7 @@ from pickle_audit.config import (
     matches_any,
 )
 from pickle_audit.lint.files import list_python_files
-from pickle_audit.lint.suppress import is_suppressed, suppressions
+from pickle_audit.lint.suppress import Suppression, is_suppressed, read_suppressions
 
 
 def write(path: Path, text: str) -> Path:
@@ -31,11 +32,13 @@ name = "demo"
 select = ["PA1", "PA202"]
 ignore = ["PA107"]
 all-classes = true
+library = true
 boundary-classes = ["demo.core.Core"]
 exclude = ["build", "tests/data/*"]
 baseline = "ci/pickle-audit-baseline.json"
 serializer = "cloudpickle"
 fail-on = "error"
+start-method = "fork"
 
 [tool.pickle-audit.per-file-ignores]
 "tests/*" = ["PA2"]
@@ -58,10 +61,22 @@ def test_load_config_reads_every_key(tmp_path: Path) -> None:
         ),
         boundary_classes=("demo.core.Core",),
         all_classes=True,
+        library=True,
         exclude=("build", "tests/data/*"),
         baseline=str(tmp_path.resolve() / "ci/pickle-audit-baseline.json"),
         serializer="cloudpickle",
         fail_on="error",
+        start_method="fork",
+    )
+
+
+def test_an_unknown_start_method_names_the_choices(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.pickle-audit]\nstart-method = "threads"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert str(raised.value) == (
+        f"'start-method' in [tool.pickle-audit] in {tmp_path / 'pyproject.toml'} must be one of"
+        " portable, fork, spawn, forkserver, not 'threads'"
     )
 
 
@@ -200,7 +215,7 @@ def test_inline_suppressions() -> None:
         "e = 5  # noqa: E501  # pickle-audit: ignore[PA999]\n"
         "f = 6  # noqa: E501  # pickle-audit: ignore[PA104]\n"
     )
-    table = suppressions(source)
+    table = read_suppressions(source)
     assert is_suppressed("PA102", 1, table)
     assert not is_suppressed("PA101", 1, table)
     assert is_suppressed("PA101", 2, table)
@@ -224,7 +239,7 @@ def test_a_suppression_covers_every_line_of_its_statement() -> None:
         "        self.more = (lambda: 1,\n"
         "                     2)\n"
     )
-    table = suppressions(source)
+    table = read_suppressions(source)
     assert [line for line in range(1, 10) if is_suppressed("PA102", line, table)] == [3, 4, 5]
     assert [line for line in range(1, 10) if is_suppressed("PA101", line, table)] == [7]
 
@@ -237,7 +252,7 @@ def test_noqa_with_pickle_audit_codes_is_honoured_and_a_bare_noqa_is_not() -> No
         "e = d.keys()  # NOQA:PA1\n"
         "f = d.keys()  # noqa: E501\n"
     )
-    table = suppressions(source)
+    table = read_suppressions(source)
     assert [is_suppressed("PA102", line, table) for line in range(1, 6)] == [
         True,
         True,
@@ -247,3 +262,32 @@ def test_noqa_with_pickle_audit_codes_is_honoured_and_a_bare_noqa_is_not() -> No
     ]
     assert is_suppressed("PA101", 2, table)
     assert not is_suppressed("PA101", 1, table)
+
+
+def test_suppression_records_keep_where_the_marker_is_and_what_it_could_not_read() -> None:
+    source = (
+        "a = d.keys()  # noqa: E501  # pickle-audit: ignore[PA102, PA1O2]\n"
+        "b = (d,\n"
+        "     e)  # NOQA: PAR001, PA1\n"  # PAR001 belongs to another plugin
+        "c = 1  # noqa: PAR001\n"
+    )
+    assert read_suppressions(source) == (
+        Suppression(
+            line=1,
+            column=29,
+            first=1,
+            last=1,
+            ids=frozenset({"PA102"}),
+            unknown=("PA1O2",),
+            text="# pickle-audit: ignore[PA102, PA1O2]",
+        ),
+        Suppression(
+            line=3,
+            column=10,
+            first=2,
+            last=3,
+            ids=frozenset(rule for rule in RULES if rule.startswith("PA1")),
+            unknown=(),
+            text="# NOQA: PAR001, PA1",
+        ),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from executor_helpers import (
@@ -136,3 +137,26 @@ def test_arguments_that_look_like_dask_tasks_are_passed_as_they_are(executor):
     # a tuple starting with a callable is a task in a Dask graph; here it is just data
     assert executor.submit(len, (square, 3)).result() == 2
     assert executor.submit(str, ["square-0"]).result() == "['square-0']"
+
+
+def test_the_scheduler_is_asked_for_its_threads_a_few_times_a_second_not_per_task(executor):
+    """Many short tasks: one thread-count round trip per half second at most (each answer
+    is kept that long), where asking on every submit and every result would be 400."""
+    client = executor._backend._client
+    asked = []
+    real = client.scheduler_info
+
+    def counting(*args, **kwargs):
+        asked.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    client.scheduler_info = counting
+    try:
+        started = time.monotonic()
+        futures = [executor.submit(square, i) for i in range(200)]
+        assert [f.result() for f in futures] == [i * i for i in range(200)]
+        elapsed = time.monotonic() - started
+    finally:
+        del client.scheduler_info
+    # two threads (submitting, settling) may both find the answer expired at once
+    assert 1 <= len(asked) <= 2 * (elapsed / 0.5 + 1), (len(asked), elapsed)

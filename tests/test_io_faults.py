@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from lint_helpers import cli, copy_fixture
+from lint_helpers import cli, copy_fixture, run_pickle_audit
 
 SEED_FINDINGS = 3
 
@@ -30,15 +29,7 @@ def run_with_file_size_limit(project: Path, limit: int, *args: str) -> subproces
     def limit_writes() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    return subprocess.run(
-        [sys.executable, "-m", "pickle_audit", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        preexec_fn=limit_writes,
-        timeout=120,
-        check=False,
-    )
+    return run_pickle_audit(*args, cwd=project, preexec_fn=limit_writes)
 
 
 def test_a_baseline_that_cannot_be_written_is_one_line_and_exit_2(seedbug: Path) -> None:

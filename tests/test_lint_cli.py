@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
-from lint_helpers import REPO, cli, copy_fixture
+from lint_helpers import REPO, cli, copy_fixture, replace_in, run_pickle_audit
 
 from pickle_audit import assert_picklable
 from pickle_audit.config import Config
@@ -254,21 +255,89 @@ def test_per_file_ignores_from_the_config(seedbug: Path) -> None:
 
 
 def test_inline_suppression_on_the_flagged_line(seedbug: Path) -> None:
-    core = seedbug / "mbepar" / "core.py"
-    core.write_text(
-        core.read_text().replace(
-            "self.levels = self.nbodies_per_level.keys()",
-            "self.levels = self.nbodies_per_level.keys()  # pickle-audit: ignore[PA102]",
-        )
+    replace_in(
+        seedbug / "mbepar" / "core.py",
+        "self.levels = self.nbodies_per_level.keys()",
+        "self.levels = self.nbodies_per_level.keys()  # pickle-audit: ignore[PA102]",
     )
-    settings = seedbug / "mbepar" / "settings.py"
-    settings.write_text(
-        settings.read_text().replace(
-            "lambda energy: energy", "lambda energy: energy  # pickle-audit: ignore"
-        )
+    replace_in(
+        seedbug / "mbepar" / "settings.py",
+        "lambda energy: energy",
+        "lambda energy: energy  # pickle-audit: ignore",
     )
     run = cli("lint", "seedbug", "--format", "json")
     assert seedbug_findings(run.stdout) == [("PA202", "seedbug/mbepar/parallel.py", 21)]
+
+
+def test_a_suppression_left_behind_by_a_fix_is_reported_as_pa001(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    replace_in(
+        core,
+        "self.levels = self.nbodies_per_level.keys()",
+        "self.levels = list(self.nbodies_per_level)  # pickle-audit: ignore[PA102]",
+    )
+    run = cli("lint", "seedbug", "--format", "json", "--no-cache")
+    assert run.exit_code == 1
+    stale = [f for f in json.loads(run.stdout)["findings"] if f["rule"] == "PA001"]
+    assert stale == [
+        {
+            "rule": "PA001",
+            "severity": "warning",
+            "path": "seedbug/mbepar/core.py",
+            "line": 11,
+            "column": 53,
+            "message": "suppression `# pickle-audit: ignore[PA102]` suppresses nothing:"
+            " no PA102 finding on this statement",
+            "chain": [],
+            "fix": "remove the comment, or the rule ids in it that no longer apply",
+        }
+    ]
+    # a run that does not check PA102 cannot know the comment is stale
+    narrowed = cli("lint", "seedbug", "--format", "json", "--select", "PA001,PA101")
+    assert seedbug_findings(narrowed.stdout) == [("PA101", "seedbug/mbepar/settings.py", 10)]
+    # PA001 is a rule like any other: ignored, or kept quiet by naming it in the comment
+    ignored = cli("lint", "seedbug", "--format", "json", "--ignore", "PA001")
+    assert "PA001" not in {rule for rule, _, _ in seedbug_findings(ignored.stdout)}
+    core.write_text(core.read_text().replace("ignore[PA102]", "ignore[PA102, PA001]"))
+    kept = cli("lint", "seedbug", "--format", "json")
+    assert "PA001" not in {rule for rule, _, _ in seedbug_findings(kept.stdout)}
+
+
+def test_unknown_ids_and_partly_used_suppressions_are_named(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    core.write_text(
+        core.read_text()
+        .replace(
+            "self.levels = self.nbodies_per_level.keys()",
+            "self.levels = self.nbodies_per_level.keys()  # noqa: E501, PA102, PA101",
+        )
+        .replace(
+            "self.settings = settings", "self.settings = settings  # pickle-audit: ignore[PA1O2]"
+        )
+    )
+    (seedbug / "mbepar" / "broken.py").write_text("x = (  # pickle-audit: ignore[PA999]\n")
+    run = cli("lint", "seedbug", "--format", "json", "--no-cache")
+    stale = [
+        (f["line"], f["column"], f["message"], f["fix"])
+        for f in json.loads(run.stdout)["findings"]
+        if f["rule"] == "PA001"
+    ]
+    assert stale == [
+        (
+            11,
+            54,
+            "suppression `# noqa: E501, PA102, PA101` names PA101 needlessly:"
+            " no PA101 finding on this statement",
+            "remove the comment, or the rule ids in it that no longer apply",
+        ),
+        (
+            12,
+            35,
+            "suppression `# pickle-audit: ignore[PA1O2]` names no rule: PA1O2",
+            "correct the rule id (`pickle-audit rule` lists them)",
+        ),
+    ]  # broken.py was not checked (PA000), so its comments are not judged
+    assert ("PA000", "seedbug/mbepar/broken.py", 1) in seedbug_findings(run.stdout)
 
 
 def test_unparsable_file_is_reported_and_the_rest_still_linted(seedbug: Path) -> None:
@@ -491,6 +560,100 @@ def test_a_suppression_survives_ruff_format_wrapping_the_statement(seedbug: Path
 # --- ruff's conventions -------------------------------------------------------------------
 
 
+def lint_stdin(source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pickle-audit lint ... -` as an editor runs it: a real process, source on stdin."""
+    return run_pickle_audit("lint", "--format", "json", *args, input=source)
+
+
+def test_stdin_is_linted_as_the_named_file_against_the_project_on_disk(seedbug: Path) -> None:
+    core = seedbug / "mbepar" / "core.py"
+    on_disk = core.read_text()
+    as_is = lint_stdin(on_disk, "--stdin-filename", "seedbug/mbepar/core.py", "-")
+    assert as_is.returncode == 1
+    finding = json.loads(as_is.stdout)["findings"]
+    assert [(f["rule"], f["path"], f["line"], f["column"]) for f in finding] == [
+        ("PA102", "seedbug/mbepar/core.py", 11, 9)
+    ]  # only the named file is reported, with the chain through the files on disk
+    assert finding[0]["chain"] == [DRIVER_HOLDS_CORE, SUBMIT]
+    assert as_is.stderr == "Found 1 problem (1 error) in 1 file.\n"
+
+    edited = on_disk.replace("self.nbodies_per_level.keys()", "list(self.nbodies_per_level)")
+    fixed = lint_stdin(edited, "--stdin-filename", "seedbug/mbepar/core.py")
+    assert (fixed.returncode, json.loads(fixed.stdout)["findings"]) == (0, [])
+    assert core.read_text() == on_disk  # the buffer is never written, nor cached as the file
+    assert ("PA102", "seedbug/mbepar/core.py", 11) in seedbug_findings(
+        cli("lint", "seedbug", "--format", "json").stdout
+    )
+
+    unsaved = "class Extra:\n    def __init__(self):\n        self.hook = lambda: 0\n"
+    new_file = lint_stdin(unsaved, "--all-classes", "--stdin-filename", "seedbug/mbepar/extra.py")
+    assert seedbug_findings(new_file.stdout) == [("PA101", "seedbug/mbepar/extra.py", 3)]
+    assert not (seedbug / "mbepar" / "extra.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-"], "Error: `-` reads the source from stdin: name the file with --stdin-filename\n"),
+        (
+            ["--stdin-filename", "a.py", "seedbug"],
+            "Error: --stdin-filename lints stdin alone: name no other PATH\n",
+        ),
+        (
+            ["--stdin-filename", "a.py", "--fix"],
+            "Error: --fix/--diff works on files, not on stdin (--stdin-filename)\n",
+        ),
+    ],
+)
+def test_stdin_misuse_is_a_usage_error(seedbug: Path, args: list[str], message: str) -> None:
+    run = lint_stdin("x = 1\n", *args)
+    assert (run.returncode, run.stdout, run.stderr) == (2, "", message)
+
+
+def lint_on_a_terminal(environment: dict[str, str]) -> str:
+    """What `pickle-audit lint seedbug` writes to a real pseudo-terminal."""
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "pickle_audit", "lint", "seedbug", "--no-cache"],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **environment},
+    ) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the process exits (EIO on Linux)
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_colour_on_a_terminal_and_never_with_no_color(seedbug: Path) -> None:
+    coloured = lint_on_a_terminal({})
+    assert coloured.startswith(
+        "\x1b[1mseedbug/mbepar/core.py:11:9:\x1b[0m \x1b[31m\x1b[1mPA102\x1b[0m dict view"
+    )
+    assert "    \x1b[36mfix: store list(...) or tuple(...) instead of the view\x1b[0m\n" in (
+        coloured
+    )
+    plain = lint_on_a_terminal({"NO_COLOR": "1"})
+    assert plain == SEEDBUG_TEXT
+    # a pipe gets plain text, unless FORCE_COLOR asks for colour
+    assert cli("lint", "seedbug").stdout == SEEDBUG_TEXT
+    forced = run_pickle_audit("lint", "seedbug", env={**os.environ, "FORCE_COLOR": "1"})
+    assert forced.stdout.startswith(coloured.split("\n", 1)[0])
+    assert click.unstyle(forced.stdout) == SEEDBUG_TEXT
+
+
 def test_exit_zero_quiet_and_output_file(seedbug: Path) -> None:
     report = seedbug.parent / "report.json"
     run = cli("lint", "seedbug", "-e", "-q", "-o", str(report), "--format", "json")
@@ -547,3 +710,14 @@ def test_short_version_flag() -> None:
     from pickle_audit import __version__
 
     assert cli("-V").stdout == f"pickle-audit, version {__version__}\n"
+
+
+def test_server_without_its_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("lsprotocol", "pygls", "pickle_audit.server"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "pickle_audit.server")
+    run = cli("server")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == (
+        "Error: the language server needs lsprotocol: pip install 'pickle-audit[server]'\n"
+    )

@@ -240,7 +240,7 @@ def test_boundary_calls_with_receiver_evidence() -> None:
             "call",
             "multiprocessing.Process()",
             "Driver.run",
-            "multiprocessing.Process(self.step, ...)",
+            "multiprocessing.Process(target=self.step, ...)",
         ),
         (20, "delayed", "joblib.delayed", "Driver.run", "delayed(self.step)(...)"),
         (22, "put", "multiprocessing.Queue()", "Driver.run", "queue.put(...)"),

@@ -94,7 +94,7 @@ def test_class_attributes_and_unrelated_names_are_not_edges(tmp_path: Path, hold
         (
             "def work(x):\n    return x\n\n\ndef main():\n"
             "    p = multiprocessing.Process(target=work, args=(Holder(),))\n",
-            "<- multiprocessing.Process(work, ...)",
+            "<- multiprocessing.Process(target=work, ...)",
         ),
         (
             "def work(x):\n    return x\n\n\nHOLDER = Holder()\n\n\ndef main():\n"

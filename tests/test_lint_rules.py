@@ -556,7 +556,7 @@ if __name__ == "__main__":
             "PA203",
             7,
             "error",
-            "function job, defined under the __main__ guard, handed to mp.Process(job, ...)"
+            "function job, defined under the __main__ guard, handed to mp.Process(target=job, ...)"
             " cannot be imported by spawn/forkserver workers",
         )
     ]

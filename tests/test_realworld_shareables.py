@@ -8,15 +8,10 @@ where it flags.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-
-from pickle_audit.config import Config
-from pickle_audit.lint.run import lint_paths
+from lint_helpers import lint_and_run
 
 pytestmark = pytest.mark.timeout(120)
 INHERITANCE_ERROR = "Queue objects should only be shared between processes through inheritance"
@@ -29,19 +24,6 @@ def report(progress, fragment):
     progress.put(fragment)
     return fragment
 """
-
-
-def lint_and_run(tmp_path: Path, *parts: str) -> tuple[list[tuple], subprocess.CompletedProcess]:
-    """Lint the program made of `parts` (two blank lines apart), then run it."""
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
-    script = tmp_path / "program.py"
-    script.write_text("\n\n\n".join(textwrap.dedent(part).strip("\n") for part in parts) + "\n")
-    result = lint_paths([tmp_path], Config(), tmp_path, use_cache=False, jobs=1)
-    findings = [(f.rule, f.line, f.severity) for f in result.findings]
-    run = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=90
-    )
-    return findings, run
 
 
 def test_queue_and_event_handed_to_a_process_are_not_flagged(tmp_path: Path) -> None:

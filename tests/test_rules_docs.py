@@ -6,6 +6,7 @@ works from an installed wheel.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -132,3 +133,28 @@ def test_rule_command_prints_the_doc_and_lists_rules() -> None:
     unknown = runner.invoke(main, ["rule", "PA999"])
     assert unknown.exit_code == 2
     assert "unknown rule id 'PA999'" in unknown.output
+
+
+def test_rule_command_json_and_all() -> None:
+    runner = CliRunner()
+    one = runner.invoke(main, ["rule", "PA109", "--output-format", "json"])
+    assert one.exit_code == 0
+    assert json.loads(one.output) == {
+        "code": "PA109",
+        "name": "inherited-only",
+        "severity": "error",
+        "summary": RULES["PA109"].summary,
+        "fix": RULES["PA109"].fix,
+        "explanation": (RULES_DIR / "PA109.md").read_text(encoding="utf-8"),
+    }
+    listing = json.loads(runner.invoke(main, ["rule", "--output-format", "json"]).output)
+    assert [record["code"] for record in listing] == list(RULES)
+    assert listing[1]["name"] == "unused-suppression"
+
+    every = runner.invoke(main, ["rule", "--all"])
+    assert every.exit_code == 0
+    assert every.output == "\n".join(
+        (RULES_DIR / f"{rule_id}.md").read_text(encoding="utf-8") for rule_id in RULES
+    )
+    both = runner.invoke(main, ["rule", "PA102", "--all"])
+    assert (both.exit_code, both.output) == (2, "Error: give a rule ID or --all, not both\n")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from pickle_audit.executor.errors import ExecutorShutdown, WorkerCrashed
 from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.outcome import Failure, Outcome, overdue, pack_outcome, run_task
+
+_CAPACITY_TTL = 0.5  # seconds a scheduler's thread count is trusted
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class DaskBackend:
         self._pending: dict[Future, tuple[Any, str | None]] = {}
         self._waiting: deque[tuple[Future, DaskTask, str]] = deque()
         self._in_dask = 0
+        self._threads: int | None = None  # see _capacity
+        self._threads_seen = 0.0
         self._stopped = False
         self._closing = False
         if options.initializer is not None:
@@ -143,9 +148,21 @@ class DaskBackend:
         return future
 
     def _capacity(self) -> int:
-        """Worker threads the cluster has now; at least one, so work starts as workers join."""
+        """Worker threads the cluster has; at least one, so work starts as workers join.
+
+        Asking the scheduler is a round trip, so the answer is kept for
+        `_CAPACITY_TTL` seconds (and dropped when a worker dies): a run of many
+        short tasks asks a few times a second, not once per submit and result.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if self._threads is not None and now - self._threads_seen < _CAPACITY_TTL:
+                return self._threads
         workers = self._client.scheduler_info().get("workers", {})
-        return max(1, sum(int(info.get("nthreads", 1)) for info in workers.values()))
+        threads = max(1, sum(int(info.get("nthreads", 1)) for info in workers.values()))
+        with self._lock:
+            self._threads, self._threads_seen = threads, now
+        return threads
 
     def _dispatch(self) -> None:
         """Hand waiting tasks to Dask while it holds fewer tasks than it has threads."""
@@ -208,6 +225,8 @@ class DaskBackend:
         with self._lock:
             self._pending.pop(future, None)
             self._in_dask -= 1
+            if isinstance(crash, WorkerCrashed):
+                self._threads = None  # the cluster lost threads: ask again
         if crash is not None:
             if not future.done():
                 future.set_exception(crash)

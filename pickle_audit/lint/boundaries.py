@@ -7,9 +7,9 @@ and an unresolvable receiver is not one (no guessing, no false alarms).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts, evidence
+from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts, ValueFact, evidence
 from pickle_audit.lint.index import ProjectIndex
 
 PICKLE = "pickle"
@@ -36,6 +36,8 @@ _QUEUE = frozenset({"put", "put_nowait"})
 _PIPE = frozenset({"send"})
 _DASK = frozenset({"submit", "map", "scatter"})
 _DELAYED = frozenset({"delayed"})
+_CALLBACK_METHODS = frozenset({"apply_async", "map_async", "starmap_async"})
+_PARENT_SIDE = frozenset({"callback", "error_callback"})
 _ITERATING = frozenset(
     {"map", "map_async", "imap", "imap_unordered", "starmap", "starmap_async", "uimap", "amap"}
 )
@@ -106,11 +108,28 @@ class Boundary:
     module: ModuleFacts
     kind: str  # "process pool", "process", "process queue", "Dask client", ...
     serializer: str
+    start_method: str = "portable"  # the call's own, else the project's, else configured
 
     @property
     def iterates_arguments(self) -> bool:
         """map-like calls send the *items* of their arguments, not the iterables."""
         return self.call.method in _ITERATING
+
+    @property
+    def runs_once_per_worker(self) -> bool:
+        """A `Process` target or an executor's initializer: pickled when a worker
+        starts (under spawn and forkserver), never once per task."""
+        return self.call.method == "call"
+
+    @property
+    def payload(self) -> tuple[ValueFact, ...]:
+        """The argument values that travel; a pool's `callback` and `error_callback`
+        run in the parent and do not."""
+        parent_side = _PARENT_SIDE if self.call.method in _CALLBACK_METHODS else ()
+        return (
+            *self.call.args,
+            *(value for name, value in self.call.keywords if name not in parent_side),
+        )
 
     @property
     def starts_processes(self) -> bool:
@@ -160,11 +179,29 @@ def classify_boundary(
     return Boundary(call=call, module=facts, kind=kind, serializer=serializer)
 
 
-def find_boundaries(index: ProjectIndex) -> list[Boundary]:
+def find_boundaries(index: ProjectIndex, start_method: str = "portable") -> list[Boundary]:
+    """Every call that pickles something for another process.
+
+    A process start under fork pickles nothing (the child inherits its target,
+    arguments and initializer), so it is no boundary. The start method is the
+    call's own (`get_context("fork").Process`, `mp_context=`), else the one the
+    project sets with `set_start_method`, else `start_method` from the config.
+    """
+    chosen = project_start_method(index) or start_method
     found = []
     for facts in index.modules.values():
         for call in facts.boundary_calls:
             boundary = classify_boundary(index, facts, call)
-            if boundary is not None:
-                found.append(boundary)
+            if boundary is None:
+                continue
+            boundary = replace(boundary, start_method=call.start_method or chosen)
+            if boundary.starts_processes and boundary.start_method == "fork":
+                continue
+            found.append(boundary)
     return found
+
+
+def project_start_method(index: ProjectIndex) -> str:
+    """The start method the project's `set_start_method` calls agree on, else ""."""
+    chosen = {facts.start_method for facts in index.modules.values() if facts.start_method}
+    return chosen.pop() if len(chosen) == 1 else ""

@@ -12,7 +12,7 @@ import functools
 import io
 import os
 import tokenize
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -47,10 +47,11 @@ def decode_source(data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
-def facts_for(path: str, module: str, data: bytes) -> ModuleFacts:
-    """Facts of one file; any failure becomes a parse error, never a crashed run."""
+def facts_for(path: str, module: str, data: bytes | str) -> ModuleFacts:
+    """Facts of one file (its bytes, or text already decoded); any failure becomes a
+    parse error, never a crashed run."""
     try:
-        return extract_facts(decode_source(data), path, module)
+        return extract_facts(decode_source(data) if isinstance(data, bytes) else data, path, module)
     except Exception as error:  # a bug here must not lose the other files' findings
         return ModuleFacts(
             path=path,
@@ -88,16 +89,25 @@ def unreadable(path: Path, error: OSError) -> ParseErrorFact:
 
 
 def load_facts(
-    files: Sequence[Path], cache: FactsCache, jobs: int | None
+    files: Sequence[Path],
+    cache: FactsCache,
+    jobs: int | None,
+    unsaved: Mapping[str, str] | None = None,
 ) -> tuple[list[ModuleFacts], str | None]:
     """Facts for every file, from the cache where the content is unchanged.
 
-    Also returns why the cache could not be saved, if it could not.
+    `unsaved` maps absolute paths to content that replaces the file's (an editor
+    buffer, stdin); it is parsed here and never cached, since the file on disk
+    is what the next run will see. Also returns why the cache could not be
+    saved, if it could not.
     """
     results: dict[str, ModuleFacts] = {}
     missing: list[tuple[str, str]] = []
     for path in files:
         key = str(path)
+        if unsaved is not None and key in unsaved:
+            results[key] = facts_for(key, module_name_for(path), unsaved[key])
+            continue
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -127,7 +137,7 @@ def load_facts(
     return [results[str(path)] for path in files], cache_problem
 
 
-def _relpath_from(cwd: str) -> Callable[[str], str]:
+def relpath_from(cwd: str) -> Callable[[str], str]:
     """Paths as findings show them: relative to the working directory, with `/`."""
 
     @functools.cache
@@ -147,9 +157,13 @@ def collect_findings(
     *,
     cache_dir: Path | None,
     jobs: int | None,
+    unsaved: Mapping[str, str] | None = None,
 ) -> tuple[list[Finding], int, tuple[str, ...]]:
     """Raw findings for `report_files` (absolute paths), how many files were checked,
-    and warnings about the run itself (a cache that could not be written)."""
+    and warnings about the run itself (a cache that could not be written).
+
+    `unsaved`: content to use instead of the file on disk, by absolute path.
+    """
     root = root.resolve()
     files = discover(root, config.exclude)
     # callers pass absolute paths; resolving 2000 of them again costs a warm run 0.2 s
@@ -157,8 +171,8 @@ def collect_findings(
     known = {str(p) for p in files}
     files.extend(sorted(Path(p) for p in report if p not in known))
     with paused_gc():
-        all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs)
-        findings = list(_judge(all_facts, report, config, _relpath_from(os.getcwd())))
+        all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs, unsaved)
+        findings = list(_judge(all_facts, report, config, relpath_from(os.getcwd())))
     findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)
     return findings, len(report), (cache_problem,) if cache_problem else ()
 
@@ -174,7 +188,7 @@ def _judge(
             yield replace(finding, fix=error.fix) if error.fix else finding
     index = ProjectIndex(all_facts)
     check_boundary_classes(index, config.boundary_classes)
-    boundaries = find_boundaries(index)
+    boundaries = find_boundaries(index, config.start_method)
     reach = Reachability(index, boundaries, config, relpath)
     runner = RuleRunner(index, boundaries, reach, relpath)
     for ref in index.all_classes():

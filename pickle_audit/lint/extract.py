@@ -200,6 +200,7 @@ class _Scope:
     is_generator: bool = False
     super_calls: list[SuperInitCall] = field(default_factory=list)
     sets_args: bool = False
+    start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
 
 
 @dataclass
@@ -229,6 +230,7 @@ class _Extractor:
         self.variables: dict[str, ValueFact] = {}
         self.calls: list[BoundaryCallFact] = []
         self.main_guard_names: list[str] = []
+        self.start_method = ""  # set by a set_start_method("...") call
         self.under_main_guard = False
         # classes being walked, innermost last: `self.x = ...` belongs to the last one
         self._class_stack: list[_ClassBuilder] = []
@@ -262,6 +264,7 @@ class _Extractor:
             variables=tuple(self.variables.items()),
             boundary_calls=tuple(self.calls),
             main_guard_names=tuple(self.main_guard_names),
+            start_method=self.start_method,
         )
 
     def block(
@@ -293,6 +296,7 @@ class _Extractor:
                 self.scan(item.item, scope)
                 if item.asname is not None and isinstance(item.asname.name, cst.Name):
                     scope.locals[item.asname.name.value] = self.classify(item.item, scope)
+                    self.remember_start_method(item.asname.name.value, item.item, scope)
             self.block(self.body_of(node), scope, cls)
         elif kind is cst.For:
             self.scan(node.iter, scope)
@@ -394,6 +398,9 @@ class _Extractor:
                 self.add_attribute(cls, target.value, value, annotation or (), node, False, "")
             else:
                 scope.locals[target.value] = value
+                assigned = getattr(node, "value", None)
+                if isinstance(assigned, cst.BaseExpression):
+                    self.remember_start_method(target.value, assigned, scope)
             return
         if (
             isinstance(target, cst.Attribute)
@@ -546,7 +553,8 @@ class _Extractor:
             return ValueFact("dict_view", name=func.attr.value)
         name = dotted_name(func)
         if name is None:
-            return OTHER
+            chained = self.chained_callee(func, scope)
+            return ValueFact("call", name=chained, refs=(chained,)) if chained else OTHER
         if name in scope.local_classes:
             return ValueFact("local_class_instance", name=name)
         if self._is(name, PARTIAL_NAMES) and node.args:
@@ -556,6 +564,37 @@ class _Extractor:
             return ValueFact("partial", name=inner.name, items=(inner,))
         name = self.substitute(name, scope)
         return ValueFact("call", name=name, refs=(name,))
+
+    def start_method_of(self, node: cst.BaseExpression, scope: _Scope) -> str:
+        """The start method an expression fixes: `get_context("fork")`, a name bound to
+        one, or a method or call on either (`ctx.Pool(2)`); "" when it fixes none."""
+        while True:
+            if isinstance(node, cst.Call):
+                name = dotted_name(node.func) or ""
+                if name.rpartition(".")[2] == "get_context":
+                    return _string_argument(node)
+                node = node.func
+            elif isinstance(node, cst.Attribute):
+                node = node.value
+            elif isinstance(node, cst.Name):
+                return scope.start_methods.get(node.value, "")
+            else:
+                return ""
+
+    def remember_start_method(self, name: str, value: cst.BaseExpression, scope: _Scope) -> None:
+        method = self.start_method_of(value, scope)
+        if method:
+            scope.start_methods[name] = method
+        else:
+            scope.start_methods.pop(name, None)
+
+    def chained_callee(self, func: cst.BaseExpression, scope: _Scope) -> str:
+        """`get_context("spawn").Pool` as `multiprocessing.get_context().Pool`: a method
+        of what another call returns, named by that call's evidence; else ""."""
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Call):
+            return ""
+        base = evidence(self.classify_call(func.value, scope))
+        return f"{base}.{func.attr.value}" if base else ""
 
     # ---- expressions -----------------------------------------------------------
 
@@ -592,11 +631,13 @@ class _Extractor:
             if inner_name and inner_name.rpartition(".")[2] == "delayed" and func.args:
                 self.boundary(node, scope, "delayed", self.resolve_now(inner_name), False, func)
                 return
-        name = dotted_name(func)
+        name = self.substitute(dotted_name(func), scope) or self.chained_callee(func, scope)
+        if name.rpartition(".")[2] == "set_start_method":
+            self.start_method = _string_argument(node) or self.start_method
         if name and any(
             a.keyword is not None and a.keyword.value in CALL_KEYWORDS for a in node.args
         ):
-            self.boundary(node, scope, "call", self.substitute(name, scope) + "()", False)
+            self.boundary(node, scope, "call", name + "()", False)
 
     def receiver(self, node: cst.BaseExpression, scope: _Scope) -> str:
         if isinstance(node, cst.Call):
@@ -625,6 +666,7 @@ class _Extractor:
         positional = [a for a in node.args if a.keyword is None and not a.star]
         keywords = [a for a in node.args if a.keyword is not None]
         target: cst.BaseExpression | None = None
+        target_keyword = ""  # `initializer=` when the callable is passed by keyword
         if delayed is not None:
             target = delayed.args[0].value
         elif callable_first and positional:
@@ -632,7 +674,7 @@ class _Extractor:
         elif method == "call":
             for arg in keywords:
                 if arg.keyword.value in CALL_KEYWORDS:
-                    target = arg.value
+                    target, target_keyword = arg.value, f"{arg.keyword.value}="
                     break
         callable_fact = self.classify(target, scope) if target is not None else None
         if callable_fact is not None and callable_fact.kind == "name":
@@ -645,10 +687,15 @@ class _Extractor:
             for a in keywords
             if a.keyword.value not in CALL_KEYWORDS
         )
+        start_method = self.start_method_of(node.func, scope)
+        for arg in keywords:
+            if arg.keyword.value == "mp_context" and not start_method:
+                start_method = self.start_method_of(arg.value, scope)
         line, column = self.positions.start(node)
         func_text = _dotted_or(node.func) if delayed is None else _dotted_or(delayed.func)
-        shown = _short(target) if target is not None else ""
-        extra = ", ..." if (positional or keywords) and shown else ("..." if positional else "")
+        shown = target_keyword + _short(target) if target is not None else ""
+        others = positional or [a for a in keywords if a.value is not target]
+        extra = ", ..." if others and shown else ("..." if positional else "")
         text = f"{func_text}({shown}{extra})"
         if delayed is not None:
             text = f"{func_text}({shown})(...)"
@@ -665,6 +712,7 @@ class _Extractor:
                 callable=callable_fact,
                 args=args,
                 keywords=kw,
+                start_method=start_method,
             )
         )
 
@@ -871,11 +919,27 @@ def _bound_names(target: cst.BaseExpression) -> Iterator[str]:
         yield from _bound_names(target.value)
 
 
+def _string_argument(call: cst.Call) -> str:
+    """The first argument when it is a plain string literal (`"fork"`), else ""."""
+    if not call.args or call.args[0].keyword is not None:
+        return ""
+    value = call.args[0].value
+    if isinstance(value, cst.SimpleString):
+        evaluated = value.evaluated_value
+        return evaluated if isinstance(evaluated, str) else ""
+    return ""
+
+
 def _dotted_or(node: cst.BaseExpression) -> str:
+    """`pool.map`, `ProcessPool(...).map`, `get_context(...).Pool(...)`; else `...`."""
     if isinstance(node, cst.Call):
-        inner = dotted_name(node.func)
-        return f"{inner}(...)" if inner else "..."
-    return dotted_name(node) or "..."
+        inner = _dotted_or(node.func)
+        return f"{inner}(...)" if inner != "..." else "..."
+    name = dotted_name(node)
+    if name is None and isinstance(node, cst.Attribute):
+        owner = _dotted_or(node.value)
+        return f"{owner}.{node.attr.value}" if owner != "..." else "..."
+    return name or "..."
 
 
 def _short(node: cst.BaseExpression) -> str:

@@ -159,6 +159,7 @@ class BoundaryCallFact:
     callable: ValueFact | None
     args: tuple[ValueFact, ...]
     keywords: tuple[tuple[str, ValueFact], ...]
+    start_method: str = ""  # chosen at the call: get_context("fork").Process, mp_context=...
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ class ModuleFacts:
     boundary_calls: tuple[BoundaryCallFact, ...] = ()
     main_guard_names: tuple[str, ...] = ()
     parse_error: ParseErrorFact | None = None
+    start_method: str = ""  # from a multiprocessing.set_start_method("...") call in it
     _class_map: dict[str, ClassFact] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )

@@ -18,6 +18,7 @@ from pickle_audit.findings import ChainStep
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import AttributeFact, FunctionFact, ValueFact
 from pickle_audit.lint.index import ClassRef, ProjectIndex
+from pickle_audit.lint.public_api import public_classes
 
 RelPath = Callable[[str], str]
 SERIALIZER_ORDER = ("pickle", "cloudpickle", "dill")
@@ -97,6 +98,18 @@ class Reachability:
                         ref.fact.boundary_marker,
                     ),
                 )
+        if self.config.library:
+            for ref, package in public_classes(self.index):
+                why = f"exported by {package}" if package else f"public in {ref.module.module}"
+                yield (
+                    ref,
+                    ChainStep(
+                        f"{ref.name} is {why}: library users may hand it to a worker",
+                        self.relpath(ref.module.path),
+                        ref.fact.line,
+                        ref.fact.column,
+                    ),
+                )
 
     def bound_method(self, boundary: Boundary) -> BoundMethod | None:
         """The instance and method when the boundary's callable is a bound method."""
@@ -137,8 +150,7 @@ class Reachability:
                 ref = self.index.class_named(module, name)
                 if ref is not None:
                     yield ref
-        values = [*call.args, *(value for _, value in call.keywords)]
-        for value in values:
+        for value in boundary.payload:
             yield from self.value_classes(value, boundary)
 
     def value_classes(self, value: ValueFact, boundary: Boundary) -> Iterator[ClassRef]:

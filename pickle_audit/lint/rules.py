@@ -35,6 +35,22 @@ def _suffix(serializer: str) -> str:
     return "" if serializer == "pickle" else f" by {serializer}"
 
 
+SPAWN_ONLY = (
+    " when the process starts under spawn or forkserver (the default on macOS and Windows,"
+    " and on Linux from Python 3.14; fork inherits it instead)"
+)
+
+
+def _start_method_note(boundary: Boundary) -> str:
+    """What multiprocessing hands to a process it starts is pickled only under spawn and
+    forkserver; the finding says so, since on Linux before 3.14 the code may run."""
+    if not boundary.starts_processes:
+        return ""
+    if boundary.start_method == "portable":
+        return SPAWN_ONLY
+    return f" when the process starts (start method {boundary.start_method!r})"
+
+
 class RuleRunner:
     def __init__(
         self,
@@ -163,8 +179,7 @@ class RuleRunner:
         chain = (ChainStep(f"<- {call.text}", path, call.line, call.column),)
         ctx = ValueContext(self.index, module, call.class_qualname)
         yield from self.callable_findings(boundary, where, chain, ctx)
-        values = [*call.args, *(value for _, value in call.keywords)]
-        for value in values:
+        for value in boundary.payload:
             candidates = value.items if boundary.iterates_arguments else (value,)
             if boundary.iterates_arguments and value.kind != "container":
                 candidates = ()
@@ -179,7 +194,7 @@ class RuleRunner:
                         )
                     else:
                         message = f"{problem.what} passed to {call.text} cannot be pickled"
-                        message += _suffix(serializer)
+                        message += _suffix(serializer) + _start_method_note(boundary)
                     yield make_finding(problem.rule, where, message, chain)
 
     def callable_findings(
@@ -197,12 +212,12 @@ class RuleRunner:
             # `self.step` as written; `Job().step` (a local instance) as `Job.step`
             method_name = bound.method.qualname.rpartition(".")[2]
             shown = value.name if value.name.startswith("self.") else f"{owner.name}.{method_name}"
-            if boundary.starts_processes and unsafe is None:
+            if boundary.runs_once_per_worker and unsafe is None:
                 return  # one pickling, when the process starts: the usual way to start one
             message = (
                 f"bound method {shown} handed to {call.text} pickles the whole"
                 f" {owner.name} instance with every task"
-                if not boundary.starts_processes
+                if not boundary.runs_once_per_worker
                 else f"bound method {shown} handed to {call.text} pickles the whole"
                 f" {owner.name} instance when the process starts (spawn, forkserver)"
             )
@@ -216,7 +231,7 @@ class RuleRunner:
         if problem is not None:
             message = f"{problem.what} handed to {call.text}"
             if problem.rule == "PA201":
-                message += f" cannot be pickled{_suffix(serializer)}"
+                message += f" cannot be pickled{_suffix(serializer)}{_start_method_note(boundary)}"
             else:
                 message += " cannot be imported by spawn/forkserver workers"
             yield make_finding(problem.rule, where, message, chain)

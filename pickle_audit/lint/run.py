@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from pickle_audit.catalog import RULES
 from pickle_audit.config import Config, matches_any
 from pickle_audit.findings import Finding, LintResult
-from pickle_audit.lint.engine import collect_findings
+from pickle_audit.lint.engine import collect_findings, relpath_from
 from pickle_audit.lint.files import list_python_files, relative_to_root
-from pickle_audit.lint.suppress import is_suppressed, suppressions
+from pickle_audit.lint.suppress import Suppression, read_suppressions
+from pickle_audit.lint.unused_suppressions import RULE as UNUSED_SUPPRESSION
+from pickle_audit.lint.unused_suppressions import unused_suppressions
 
 CACHE_FOLDER = ".pickle-audit-cache"
 PARSE_ERROR = "PA000"
@@ -30,14 +32,33 @@ def lint_paths(
     *,
     use_cache: bool = True,
     jobs: int | None = None,
+    unsaved: Mapping[Path, str] | None = None,
 ) -> LintResult:
-    """Lint the Python files under `paths` against the whole project at `root`."""
+    """Lint the Python files under `paths` against the whole project at `root`.
+
+    `unsaved` gives the text of files whose content is not (or not yet) on disk,
+    an editor's buffers or stdin: they are linted, and seen by the rest of the
+    project, with that text. A named file need not exist when its text is given.
+    """
     root = root.resolve()
     report_files = list_python_files(paths or [root], root, config.exclude)
+    texts = {str(path.resolve()): text for path, text in (unsaved or {}).items()}
     raw, files_checked, warnings = collect_findings(
-        root, report_files, config, cache_dir=_cache_folder(root, use_cache), jobs=jobs
+        root,
+        report_files,
+        config,
+        cache_dir=_cache_folder(root, use_cache),
+        jobs=jobs,
+        unsaved=texts,
     )
-    kept = filter_findings(raw, config, root)
+    relpath = relpath_from(os.getcwd())
+    kept = filter_findings(
+        raw,
+        config,
+        root,
+        [relpath(str(path)) for path in report_files],
+        {relpath(path): text for path, text in texts.items()},
+    )
     return LintResult(
         findings=tuple(sorted(kept, key=Finding.sort_key)),
         files_checked=files_checked,
@@ -54,30 +75,57 @@ def _cache_folder(root: Path, use_cache: bool) -> Path | None:
     return folder if os.access(folder if folder.exists() else root, os.W_OK) else None
 
 
-def filter_findings(findings: Iterable[Finding], config: Config, root: Path) -> list[Finding]:
-    """Drop what select/ignore, per-file-ignores and inline comments switch off.
+def filter_findings(
+    findings: Iterable[Finding],
+    config: Config,
+    root: Path,
+    checked: Sequence[str] = (),
+    unsaved: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """Drop what select/ignore, per-file-ignores and inline comments switch off, and
+    add a PA001 for every suppression comment in `checked` files that hid nothing.
+    Comments are read from `unsaved` text where a file has it, else from disk.
 
     A parse error (PA000) is never hidden by `select` — a file nobody could
     check must not look clean — only by naming PA000 in an ignore.
     """
+    findings = list(findings)
     enabled = (config.select if config.select is not None else frozenset(RULES)) | {PARSE_ERROR}
     enabled -= config.ignore
-    tables: dict[str, dict[int, frozenset[str]]] = {}
+    tables: dict[str, tuple[Suppression, ...]] = {}
+
+    def table(path: str) -> tuple[Suppression, ...]:
+        if path not in tables:
+            text = (unsaved or {}).get(path)
+            found = read_suppressions(text) if text is not None else _read_suppressions(Path(path))
+            tables[path] = found
+        return tables[path]
+
+    used: set[tuple[Suppression, str]] = set()
     kept = []
     for finding in findings:
-        if finding.rule not in enabled:
+        if not _reported(finding, enabled, config, root):
             continue
-        absolute = Path(finding.path).resolve()
-        if _ignored_for_file(finding.rule, relative_to_root(absolute, root), config):
-            continue
-        if finding.path not in tables:
-            tables[finding.path] = _read_suppressions(absolute)
-        if finding.rule != PARSE_ERROR and is_suppressed(
-            finding.rule, finding.line, tables[finding.path]
-        ):
-            continue
+        if finding.rule != PARSE_ERROR:
+            covering = [s for s in table(finding.path) if s.covers(finding.rule, finding.line)]
+            used.update((suppression, finding.rule) for suppression in covering)
+            if covering:
+                continue
         kept.append(finding)
+    if UNUSED_SUPPRESSION in enabled:
+        unchecked = {finding.path for finding in findings if finding.rule == PARSE_ERROR}
+        for path in dict.fromkeys(checked):
+            if path not in unchecked:
+                judged = unused_suppressions(path, table(path), used, enabled)
+                kept.extend(f for f in judged if _reported(f, enabled, config, root))
     return kept
+
+
+def _reported(finding: Finding, enabled: frozenset[str], config: Config, root: Path) -> bool:
+    if finding.rule not in enabled:
+        return False
+    relative = relative_to_root(Path(finding.path).resolve(), root)
+    return not _ignored_for_file(finding.rule, relative, config)
 
 
 def _ignored_for_file(rule: str, relative_path: str, config: Config) -> bool:
@@ -86,9 +134,9 @@ def _ignored_for_file(rule: str, relative_path: str, config: Config) -> bool:
     )
 
 
-def _read_suppressions(path: Path) -> dict[int, frozenset[str]]:
+def _read_suppressions(path: Path) -> tuple[Suppression, ...]:
     try:
         with tokenize.open(path) as handle:  # honours PEP 263 coding cookies
-            return dict(suppressions(handle.read()))
+            return read_suppressions(handle.read())
     except (OSError, SyntaxError, UnicodeDecodeError):
-        return {}
+        return ()
