@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import sys
+import traceback
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -33,16 +34,33 @@ from pickle_audit.config import (
 from pickle_audit.findings import LintResult
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="pickle-audit")
-def main() -> None:
-    """Find values that cannot be pickled across a process boundary."""
-
-
 class UsageProblem(click.ClickException):
     """A configuration or usage error reported without a usage banner; exits 2."""
 
     exit_code = 2
+
+
+class _Commands(click.Group):
+    """A bug in pickle-audit exits 2 with the traceback, never 1: a gate must not
+    mistake a crash for findings."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            traceback.print_exc()
+            raise UsageProblem(
+                f"internal error: {type(error).__name__}: {error}"
+                " (a pickle-audit bug: please report it with the traceback above)"
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="pickle-audit")
+def main() -> None:
+    """Find values that cannot be pickled across a process boundary."""
 
 
 def io_problem(action: str, error: OSError, path: Path | str | None = None) -> UsageProblem:

@@ -721,3 +721,21 @@ def test_server_without_its_extra_names_what_to_install(monkeypatch: pytest.Monk
     assert run.stderr == (
         "Error: the language server needs lsprotocol: pip install 'pickle-audit[server]'\n"
     )
+
+
+def test_a_crash_is_exit_2_with_its_traceback_never_exit_1(
+    seedbug: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle_audit.lint.run
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("index out of step")
+
+    monkeypatch.setattr(pickle_audit.lint.run, "lint_paths", broken)
+    run = cli("lint", "seedbug")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr.startswith("Traceback (most recent call last):\n")
+    assert run.stderr.endswith(
+        "Error: internal error: RuntimeError: index out of step"
+        " (a pickle-audit bug: please report it with the traceback above)\n"
+    )

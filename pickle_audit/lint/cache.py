@@ -33,6 +33,8 @@ _EXTRACTOR_FILES = (
     "facts_json.py",
     "extract.py",
     "positions.py",
+    "names.py",
+    "getstate.py",
     "boundaries.py",
     "cache.py",
 )

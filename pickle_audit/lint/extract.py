@@ -34,6 +34,8 @@ from pickle_audit.lint.facts import (
     ValueFact,
     evidence,
 )
+from pickle_audit.lint.getstate import dropped_attributes
+from pickle_audit.lint.names import dotted_name
 from pickle_audit.lint.positions import SourcePositions
 
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
@@ -152,18 +154,6 @@ def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield item
 
 
-def dotted_name(node: cst.BaseExpression) -> str | None:
-    """`a.b.c` for Name/Attribute chains, else None."""
-    parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return None
-
-
 def annotation_refs(node: cst.BaseExpression | None) -> tuple[str, ...]:
     """Class names mentioned in an annotation: containers and unions are looked through."""
     if node is None:
@@ -214,6 +204,7 @@ class _ClassBuilder:
     init: InitFact | None = None
     getattr: GetattrFact | None = None
     defines_reduce: bool = False
+    getstate_drops: tuple[str, ...] | None = None
 
 
 class _Extractor:
@@ -228,6 +219,7 @@ class _Extractor:
         self.functions: list[FunctionFact] = []
         self.classes: list[ClassFact] = []
         self.variables: dict[str, ValueFact] = {}
+        self.module_scope = _Scope(qualname="", class_qualname="")  # what functions see
         self.calls: list[BoundaryCallFact] = []
         self.main_guard_names: list[str] = []
         self.start_method = ""  # set by a set_start_method("...") call
@@ -251,7 +243,7 @@ class _Extractor:
     # ---- module ----------------------------------------------------------------
 
     def run(self) -> ModuleFacts:
-        scope = _Scope(qualname="", class_qualname="")
+        scope = self.module_scope
         scope.locals = self.variables
         self.block(self.module.body, scope, None)
         return ModuleFacts(
@@ -504,6 +496,13 @@ class _Extractor:
                 return OTHER
             return ValueFact("name", name=name)
         if kind is cst.Attribute:
+            if isinstance(node.value, cst.Call):  # `Task(...).run`: a method of a new instance
+                made = self.classify_call(node.value, scope)
+                if made.kind == "call":
+                    return ValueFact("name", name=f"{made.name}().{node.attr.value}")
+                if made.kind == "local_class_instance":
+                    return ValueFact("local_class_method", name=f"{made.name}().{node.attr.value}")
+                return OTHER
             written = dotted_name(node) or ""
             head = scope.locals.get(written.partition(".")[0])
             if head is not None and head.kind == "local_class_instance":
@@ -577,7 +576,9 @@ class _Extractor:
             elif isinstance(node, cst.Attribute):
                 node = node.value
             elif isinstance(node, cst.Name):
-                return scope.start_methods.get(node.value, "")
+                return scope.start_methods.get(node.value) or self.module_scope.start_methods.get(
+                    node.value, ""
+                )
             else:
                 return ""
 
@@ -631,13 +632,30 @@ class _Extractor:
             if inner_name and inner_name.rpartition(".")[2] == "delayed" and func.args:
                 self.boundary(node, scope, "delayed", self.resolve_now(inner_name), False, func)
                 return
+        elif isinstance(func, cst.Name) and self.bound_method_call(node, func, scope):
+            return
         name = self.substitute(dotted_name(func), scope) or self.chained_callee(func, scope)
+        bound = scope.locals.get(name) or self.variables.get(name)
+        if bound is not None and bound.kind == "name" and "." in bound.name:
+            name = bound.name  # `Process = get_context("spawn").Process`, then `Process(...)`
         if name.rpartition(".")[2] == "set_start_method":
             self.start_method = _string_argument(node) or self.start_method
         if name and any(
             a.keyword is not None and a.keyword.value in CALL_KEYWORDS for a in node.args
         ):
             self.boundary(node, scope, "call", name + "()", False)
+
+    def bound_method_call(self, node: cst.Call, func: cst.Name, scope: _Scope) -> bool:
+        """`submit = pool.submit` and later `submit(f, x)`: the boundary method called
+        through the name it was bound to. Whether the call was recorded as one."""
+        bound = scope.locals.get(func.value) or self.variables.get(func.value)
+        if bound is None or bound.kind != "name" or "." not in bound.name:
+            return False
+        receiver, _, method = bound.name.rpartition(".")
+        if method not in CALLABLE_FIRST_METHODS and method not in VALUE_METHODS:
+            return False
+        self.boundary(node, scope, method, receiver, method in CALLABLE_FIRST_METHODS)
+        return True
 
     def receiver(self, node: cst.BaseExpression, scope: _Scope) -> str:
         if isinstance(node, cst.Call):
@@ -677,7 +695,7 @@ class _Extractor:
                     target, target_keyword = arg.value, f"{arg.keyword.value}="
                     break
         callable_fact = self.classify(target, scope) if target is not None else None
-        if callable_fact is not None and callable_fact.kind == "name":
+        if callable_fact is not None and callable_fact.kind == "name" and dotted_name(target):
             callable_fact = ValueFact(
                 "name", name=self.substitute(_dotted_or(target), scope), refs=callable_fact.refs
             )
@@ -839,6 +857,8 @@ class _Extractor:
             )
         if name in ("__reduce__", "__reduce_ex__"):
             cls.defines_reduce = True
+        elif name == "__getstate__" and params:
+            cls.getstate_drops = dropped_attributes(node, params[0].name)
         elif name == "__init__":
             cls.init = InitFact(
                 params=params[1:],
@@ -897,6 +917,7 @@ class _Extractor:
                 init=builder.init,
                 getattr=builder.getattr,
                 defines_reduce=builder.defines_reduce,
+                getstate_drops=builder.getstate_drops,
                 boundary_marker=line if _has_marker(node) else 0,
                 is_local=False,
                 under_main_guard=self.under_main_guard,

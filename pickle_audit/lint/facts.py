@@ -129,6 +129,8 @@ class ClassFact:
     init: InitFact | None = None
     getattr: GetattrFact | None = None
     defines_reduce: bool = False
+    # what a copy-and-drop __getstate__ leaves out; None: no such method (see getstate.py)
+    getstate_drops: tuple[str, ...] | None = None
     boundary_marker: int = 0  # line of `# pickle-audit: boundary`, 0 if none
     is_local: bool = False  # defined inside a function
     under_main_guard: bool = False

@@ -150,6 +150,12 @@ class Reachability:
                 ref = self.index.class_named(module, name)
                 if ref is not None:
                     yield ref
+        callable_instance = target is not None and (
+            target.kind in ("call", "annotation")
+            or (target.kind == "name" and target.name == "self")
+        )
+        if bound is None and callable_instance:  # `pool.map(Job(...), xs)`, `apply(self, ...)`
+            yield from self.value_classes(target, boundary)
         for value in boundary.payload:
             yield from self.value_classes(value, boundary)
 

@@ -25,8 +25,8 @@ from pickle_audit.lint.values import (
     judge_all,
 )
 
-# Classes that decide themselves what is pickled: their attributes may never travel.
-_CUSTOM_STATE = frozenset({"__getstate__", "__reduce__", "__reduce_ex__"})
+# Classes that decide themselves what is pickled (see left_out_of_state).
+_REDUCE = frozenset({"__reduce__", "__reduce_ex__"})
 # ...and classes that restore themselves without looking up __setstate__ on the instance.
 _CUSTOM_RESTORE = frozenset({"__setstate__", "__reduce__", "__reduce_ex__"})
 
@@ -86,9 +86,11 @@ class RuleRunner:
         path = self.relpath(ref.module.path)
         ctx = ValueContext(self.index, ref.module, ref.fact.qualname)
         serializers = self._serializers(reached)
-        custom = self.defines_any(ref, _CUSTOM_STATE)
+        left_out = self.left_out_of_state(ref)
         for fact in ref.fact.attributes:
-            if custom or not fact.on_instance or fact.value is None:
+            if not fact.on_instance or fact.value is None:
+                continue
+            if left_out is None or fact.name in left_out:
                 continue
             for serializer in serializers:
                 problem = judge(fact.value, serializer, ctx)
@@ -104,7 +106,8 @@ class RuleRunner:
                 yield make_finding(problem.rule, where, message, reached[serializer])
                 break
         first = serializers[0]
-        for fact in () if custom else ref.fact.cached_properties:
+        cached = () if left_out is None else ref.fact.cached_properties
+        for fact in (fact for fact in cached if fact.name not in left_out):
             where = Location(path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet)
             message = (
                 f"cached_property {ref.name}.{fact.name} travels with the instance:"
@@ -130,6 +133,18 @@ class RuleRunner:
                 " AttributeError for dunder/private names: unpickling recurses forever"
             )
             yield make_finding("PA302", where, message, reached[first])
+
+    def left_out_of_state(self, ref: ClassRef) -> frozenset[str] | None:
+        """Attributes that are not pickled with an instance: none by default; the ones a
+        copy-and-drop `__getstate__` removes; None (every one) for other custom state."""
+        mro = self.index.mro(ref)
+        if any(not _REDUCE.isdisjoint(self._method_names(current)) for current in mro):
+            return None
+        for current in mro:
+            if "__getstate__" in self._method_names(current):
+                dropped = current.fact.getstate_drops
+                return None if dropped is None else frozenset(dropped)
+        return frozenset()
 
     def defines_any(self, ref: ClassRef, names: frozenset[str]) -> bool:
         """Whether the class or a project base defines one of these methods."""
@@ -158,10 +173,11 @@ class RuleRunner:
         self._unsafe[key] = None
         for current in self.reach.reachable_from(ref):
             ctx = ValueContext(self.index, current.module, current.fact.qualname)
-            if self.defines_any(current, _CUSTOM_STATE):
+            left_out = self.left_out_of_state(current)
+            if left_out is None:
                 continue
             for fact in current.fact.attributes:
-                if fact.on_instance:
+                if fact.on_instance and fact.name not in left_out:
                     problem = judge(fact.value, serializer, ctx)
                     if problem is not None and not (inherited and problem.rule == INHERITED_ONLY):
                         self._unsafe[key] = f"{problem.what} on {current.name}.{fact.name}"
