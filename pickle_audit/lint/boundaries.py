@@ -91,6 +91,7 @@ for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
     _RECEIVERS[_name] = ("joblib/dask delayed", CLOUDPICKLE, _DELAYED)
 del _name, _prefix, _serializer
 
+ITERATING_METHODS = _ITERATING
 # What the extractor records: calls of these methods on any receiver may be boundaries.
 VALUE_METHODS = _QUEUE | _PIPE | {"scatter"}
 CALLABLE_FIRST_METHODS = (

@@ -197,6 +197,9 @@ def _judge(
     for boundary in boundaries:
         if boundary.module.path in report:
             yield from runner.boundary_findings(boundary)
+    for facts in all_facts:
+        if facts.path in report:
+            yield from runner.forwarded_findings(facts)
 
 
 def check_boundary_classes(index: ProjectIndex, names: Sequence[str]) -> None:

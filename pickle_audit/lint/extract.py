@@ -10,16 +10,19 @@ Names stay as written; only a few helpers (`partial`, `dataclass`,
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from pickle_audit.lint.boundaries import CALLABLE_FIRST_METHODS, VALUE_METHODS
+from pickle_audit.lint.boundaries import CALLABLE_FIRST_METHODS, ITERATING_METHODS, VALUE_METHODS
 from pickle_audit.lint.facts import (
     OTHER,
+    ArgumentPassFact,
     AttributeFact,
     BoundaryCallFact,
     ClassFact,
@@ -191,6 +194,7 @@ class _Scope:
     super_calls: list[SuperInitCall] = field(default_factory=list)
     sets_args: bool = False
     start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
+    params: frozenset[str] = frozenset()  # the function's own parameters, `self` aside
 
 
 @dataclass
@@ -215,6 +219,7 @@ class _Extractor:
         self.is_package = is_package
         self.positions = SourcePositions(module)
         self.imports: list[ImportFact] = []
+        self.imported: dict[str, str] = {}  # local name -> dotted target, as imported so far
         self.import_map: dict[str, str] = {}
         self.functions: list[FunctionFact] = []
         self.classes: list[ClassFact] = []
@@ -223,6 +228,7 @@ class _Extractor:
         self.calls: list[BoundaryCallFact] = []
         self.main_guard_names: list[str] = []
         self.start_method = ""  # set by a set_start_method("...") call
+        self.passes: list[ArgumentPassFact] = []
         self.under_main_guard = False
         # classes being walked, innermost last: `self.x = ...` belongs to the last one
         self._class_stack: list[_ClassBuilder] = []
@@ -257,6 +263,7 @@ class _Extractor:
             boundary_calls=tuple(self.calls),
             main_guard_names=tuple(self.main_guard_names),
             start_method=self.start_method,
+            passes=tuple(self.passes),
         )
 
     def block(
@@ -345,6 +352,7 @@ class _Extractor:
 
     def _add_import(self, local: str, target: str, is_module: bool) -> None:
         self.imports.append(ImportFact(local, target, is_module))
+        self.imported[local] = target
         self.import_map.setdefault(local, target)
 
     def import_statement(self, node: cst.Import) -> None:
@@ -535,7 +543,7 @@ class _Extractor:
         head, dot, rest = name.partition(".")
         if head == scope.self_name and scope.self_name:
             return name
-        local = scope.locals.get(head)
+        local = scope.locals.get(head) if head in scope.locals else self.variables.get(head)
         if local is not None and dot:
             base = evidence(local)
             if base:
@@ -644,6 +652,57 @@ class _Extractor:
             a.keyword is not None and a.keyword.value in CALL_KEYWORDS for a in node.args
         ):
             self.boundary(node, scope, "call", name + "()", False)
+        elif name:
+            self.argument_passes(node, name, scope)
+
+    def argument_passes(self, node: cst.Call, callee: str, scope: _Scope) -> None:
+        """Record the arguments of a call that are worth following into the callee.
+
+        Only a module-level function can be followed (see forwarding.py), so a
+        method of a local value (`self.f(x)`, `items.append(x)`) or a builtin is
+        followed only for a value that is bad in itself, which is rare; passing a
+        parameter on is common, and recorded only where it can lead somewhere.
+        """
+        head = callee.partition(".")[0]
+        source = self.imported.get(head, "").lstrip(".").partition(".")[0]
+        followable = (
+            head not in scope.locals
+            and head != scope.self_name
+            and (head == callee or head in self.imported)  # `helper(...)`, `module.helper(...)`
+            and "(" not in callee
+            and source not in _STDLIB_MODULES
+            and not (head == callee and head in _BUILTIN_NAMES and head not in self.variables)
+        )
+        position = 0
+        for arg in node.args:
+            if arg.star:
+                break  # positions after *args are unknown
+            value = self.classify(arg.value, scope)
+            forwards = (
+                arg.value.value
+                if followable
+                and isinstance(arg.value, cst.Name)
+                and arg.value.value in scope.params
+                else ""
+            )
+            bad = _worth_following(value)
+            if forwards or bad:
+                line, column = self.positions.start(node)
+                self.passes.append(
+                    ArgumentPassFact(
+                        line=line,
+                        column=column,
+                        snippet=self.positions.text(node) if bad else "",  # for findings only
+                        scope=scope.qualname,
+                        callee=callee,
+                        position=-1 if arg.keyword is not None else position,
+                        keyword=arg.keyword.value if arg.keyword is not None else "",
+                        value=value,
+                        forwards=forwards,
+                    )
+                )
+            if arg.keyword is None:
+                position += 1
 
     def bound_method_call(self, node: cst.Call, func: cst.Name, scope: _Scope) -> bool:
         """`submit = pool.submit` and later `submit(f, x)`: the boundary method called
@@ -705,6 +764,7 @@ class _Extractor:
             for a in keywords
             if a.keyword.value not in CALL_KEYWORDS
         )
+        forwarded = _forwarded_params(target, positional, keywords, method, scope)
         start_method = self.start_method_of(node.func, scope)
         for arg in keywords:
             if arg.keyword.value == "mp_context" and not start_method:
@@ -731,6 +791,7 @@ class _Extractor:
                 args=args,
                 keywords=kw,
                 start_method=start_method,
+                forwarded=forwarded,
             )
         )
 
@@ -799,6 +860,9 @@ class _Extractor:
             self_name=self_name or (scope.self_name if not in_class else ""),
             function_name=name,
         )
+        inner.params = frozenset(
+            p.name for p in params if p.name != self_name and p.kind in ("positional", "kwonly")
+        )
         for param in params:
             if param.name != self_name:
                 # a parameter shadows any module-level name (`def f(queue): self.q = queue`)
@@ -822,6 +886,11 @@ class _Extractor:
             is_generator=inner.is_generator,
             returns=annotation_refs(node.returns.annotation) if node.returns else (),
             under_main_guard=self.under_main_guard,
+            # only module-level functions can be followed into (forwarding.py)
+            params=tuple(p.name for p in params if p.kind == "positional")
+            + tuple(p.name for p in params if p.kind == "kwonly")
+            if not scope.qualname
+            else (),
         )
         if in_class:
             assert cls is not None
@@ -938,6 +1007,50 @@ def _bound_names(target: cst.BaseExpression) -> Iterator[str]:
             yield from _bound_names(element.value)
     elif isinstance(target, cst.StarredElement):
         yield from _bound_names(target.value)
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# stdlib functions are never a project's forwarding helpers
+_STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) - {""}
+_FOLLOWED_KINDS = frozenset(
+    {"lambda", "nested_function", "partial_closure", "local_class", "local_class_instance"}
+    | {"local_class_method", "dict_view", "genexp"}
+)
+
+
+def _worth_following(value: ValueFact) -> bool:
+    """A value some serializer refuses whatever the callee does with it."""
+    if value.kind in ("container", "partial"):
+        return any(_worth_following(item) for item in value.items)
+    return value.kind in _FOLLOWED_KINDS
+
+
+def _forwarded_params(
+    target: cst.BaseExpression | None,
+    positional: list[cst.Arg],
+    keywords: list[cst.Arg],
+    method: str,
+    scope: _Scope,
+) -> tuple[tuple[str, str], ...]:
+    """Parameters of the enclosing function that a boundary call sends on, and how."""
+    if not scope.params:
+        return ()
+    found: list[tuple[str, str]] = []
+    if isinstance(target, cst.Name) and target.value in scope.params:
+        found.append((target.value, "callable"))
+    values = [a.value for a in positional]
+    values += [a.value for a in keywords if a.keyword.value not in CALL_KEYWORDS]
+    for value in values:
+        items = list(value.elements) if isinstance(value, cst.Tuple | cst.List) else []
+        candidates = [e.value for e in items if isinstance(e, cst.Element)]
+        if method not in ITERATING_METHODS:
+            candidates.append(value)  # a map-like call sends the items, not the iterable
+        found.extend(
+            (c.value, "payload")
+            for c in candidates
+            if isinstance(c, cst.Name) and c.value in scope.params
+        )
+    return tuple(dict.fromkeys(found))
 
 
 def _string_argument(call: cst.Call) -> str:

@@ -83,6 +83,7 @@ class FunctionFact:
     is_generator: bool
     returns: tuple[str, ...]  # class names from the return annotation
     under_main_guard: bool = False
+    params: tuple[str, ...] = ()  # positional parameters in order, then keyword-only ones
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,29 @@ class BoundaryCallFact:
     args: tuple[ValueFact, ...]
     keywords: tuple[tuple[str, ValueFact], ...]
     start_method: str = ""  # chosen at the call: get_context("fork").Process, mp_context=...
+    # parameters of the enclosing function that the call sends on: (name, "callable" or
+    # "payload"), so a helper that forwards its argument to a pool is itself a sink
+    forwarded: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ArgumentPassFact:
+    """A call of a project function with a value worth following: one a serializer may
+    refuse (a lambda, a view, ...) or a parameter of the calling function passed on.
+
+    `position` is the argument's index (-1 when passed by `keyword`); `forwards` the
+    caller's parameter when the argument is one, else "".
+    """
+
+    line: int
+    column: int
+    snippet: str
+    scope: str  # qualname of the calling function, "" at module level
+    callee: str  # the called name, as resolvable in the module
+    position: int
+    keyword: str
+    value: ValueFact
+    forwards: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,7 @@ class ModuleFacts:
     main_guard_names: tuple[str, ...] = ()
     parse_error: ParseErrorFact | None = None
     start_method: str = ""  # from a multiprocessing.set_start_method("...") call in it
+    passes: tuple[ArgumentPassFact, ...] = ()
     _class_map: dict[str, ClassFact] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )

@@ -14,6 +14,7 @@ from pickle_audit.findings import ChainStep, Finding
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.exception_init import ExceptionInitRule
 from pickle_audit.lint.facts import ModuleFacts, ValueFact
+from pickle_audit.lint.forwarding import FunctionKey, Sink, helper_sinks, passed_to
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.locations import Location, make_finding
 from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
@@ -66,6 +67,7 @@ class RuleRunner:
         self._unsafe: dict[tuple[str, str, bool], str | None] = {}
         self._methods: dict[str, frozenset[str]] = {}
         self.exception_rule = ExceptionInitRule(index, relpath)
+        self._sinks: dict[FunctionKey, dict[str, Sink]] | None = None
 
     # ---- classes ---------------------------------------------------------------
 
@@ -251,6 +253,57 @@ class RuleRunner:
             else:
                 message += " cannot be imported by spawn/forkserver workers"
             yield make_finding(problem.rule, where, message, chain)
+
+    # ---- values passed to helpers that send them on -----------------------------
+
+    def forwarded_findings(self, module: ModuleFacts) -> Iterator[Finding]:
+        """A bad value handed to a project helper whose parameter reaches a boundary."""
+        if not module.passes:
+            return
+        if self._sinks is None:
+            self._sinks = helper_sinks(self.index, self.boundaries, self.relpath)
+        path = self.relpath(module.path)
+        for fact in module.passes:
+            target = passed_to(self.index, module, fact)
+            sink = self._sinks.get(target.function, {}).get(target.param) if target else None
+            if target is None or sink is None:
+                continue
+            boundary = sink.boundary
+            where = Location(path, fact.line, fact.column, fact.scope or "<module>", fact.snippet)
+            chain = (
+                ChainStep(f"passed as `{target.param}` to {target.callee}()", path, fact.line),
+                *sink.via,
+                ChainStep(
+                    f"<- {boundary.call.text}",
+                    self.relpath(boundary.module.path),
+                    boundary.call.line,
+                    boundary.call.column,
+                ),
+            )
+            ctx = ValueContext(self.index, module, "")
+            for problem in self._sent_problems(fact.value, sink, ctx):
+                reaches = (
+                    f"passed as `{target.param}` to {target.callee}() reaches {boundary.call.text}"
+                )
+                if problem.rule == "PA203":
+                    message = f"{problem.what} {reaches}: spawn/forkserver workers cannot import it"
+                else:
+                    message = (
+                        f"{problem.what} {reaches} and cannot be pickled"
+                        f"{_suffix(boundary.serializer)}{_start_method_note(boundary)}"
+                    )
+                yield make_finding(problem.rule, where, message, chain)
+
+    def _sent_problems(self, value: ValueFact, sink: Sink, ctx: ValueContext) -> list[ValueProblem]:
+        serializer = sink.boundary.serializer
+        if sink.role == "callable":
+            problem = self.callable_problem(value, serializer, ctx)
+            return [problem] if problem is not None else []
+        return [
+            problem
+            for problem in judge_all(value, serializer, ctx)
+            if not (problem.rule == INHERITED_ONLY and sink.boundary.starts_processes)
+        ]
 
     def callable_problem(
         self, value: ValueFact, serializer: str, ctx: ValueContext

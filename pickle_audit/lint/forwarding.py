@@ -1,0 +1,100 @@
+"""Function summaries: a helper that sends its parameter to a pool is itself a sink.
+
+    def parmap(f, items):                      # a project helper
+        ...Process(target=f, args=(...))...    # f reaches a process boundary
+
+    parmap(lambda x: x + 1, data)              # so this lambda is pickled there
+
+Each boundary call records which parameters of its enclosing function it
+sends on (as the callable, or in the payload). A call that passes one of its
+own parameters on to such a helper makes that parameter a sink too, up to a
+fixed number of hops, so summaries stay linear in the number of calls
+recorded. The extractor records only calls worth following: those passing a
+value a serializer refuses, or a parameter of the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pickle_audit.findings import ChainStep
+from pickle_audit.lint.boundaries import Boundary
+from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts
+from pickle_audit.lint.index import ProjectIndex
+
+FunctionKey = tuple[str, str]  # (module path, function qualname)
+MAX_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where a helper's parameter ends up: the boundary, as what, through which hops."""
+
+    boundary: Boundary
+    role: str  # "callable" or "payload"
+    via: tuple[ChainStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class PassedTo:
+    """The parameter of a project function that an argument binds to."""
+
+    function: FunctionKey
+    param: str
+    callee: str  # as written at the call
+
+
+def passed_to(index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact) -> PassedTo | None:
+    """The module-level project function a call reaches, and the parameter the argument
+    binds to; None for methods, nested functions and anything not in the project."""
+    ref = index.function_named(facts, fact.callee)
+    if ref is None or "." in ref.fact.qualname:
+        return None
+    params = ref.fact.params
+    if fact.position >= 0:
+        if fact.position >= len(params):
+            return None
+        name = params[fact.position]
+    elif fact.keyword in params:
+        name = fact.keyword
+    else:
+        return None
+    return PassedTo((ref.module.path, ref.fact.qualname), name, fact.callee)
+
+
+def helper_sinks(
+    index: ProjectIndex, boundaries: list[Boundary], relpath: Callable[[str], str]
+) -> dict[FunctionKey, dict[str, Sink]]:
+    """Function -> parameter -> the sink it reaches, for every forwarding helper."""
+    sinks: dict[FunctionKey, dict[str, Sink]] = {}
+    for boundary in boundaries:
+        if boundary.call.scope:
+            key = (boundary.module.path, boundary.call.scope)
+            for param, role in boundary.call.forwarded:
+                sinks.setdefault(key, {}).setdefault(param, Sink(boundary, role))
+    forwarding = [
+        (facts, fact)
+        for facts in index.modules.values()
+        for fact in facts.passes
+        if fact.forwards and fact.scope
+    ]
+    for _ in range(MAX_HOPS):
+        changed = False
+        for facts, fact in forwarding:
+            target = passed_to(index, facts, fact)
+            sink = sinks.get(target.function, {}).get(target.param) if target else None
+            caller = sinks.setdefault((facts.path, fact.scope), {})
+            if target is None or sink is None or fact.forwards in caller:
+                continue
+            step = ChainStep(
+                f"passed as `{target.param}` to {target.callee}()",
+                relpath(facts.path),
+                fact.line,
+                fact.column,
+            )
+            caller[fact.forwards] = Sink(sink.boundary, sink.role, (step, *sink.via))
+            changed = True
+        if not changed:
+            break
+    return sinks
