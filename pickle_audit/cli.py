@@ -135,6 +135,9 @@ def io_problem(action: str, error: OSError, path: Path | str | None = None) -> U
     help="Least severe finding that makes the run fail [default: warning, or the config's].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings only, no summary.")
+@click.option(
+    "-s", "--silent", is_flag=True, help="Print nothing but errors; the exit status tells."
+)
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
 @click.option(
     "--project-root",
@@ -170,6 +173,7 @@ def lint(
     exit_zero: bool,
     fail_on: str | None,
     quiet: bool,
+    silent: bool,
     statistics: bool,
     project_root: Path | None,
     stdin_filename: Path | None,
@@ -223,7 +227,7 @@ def lint(
             result = run()
         elif diff:
             return
-    for warning in result.warnings:
+    for warning in () if silent else result.warnings:
         click.echo(f"warning: {warning}", err=True)
     # Named paths cover only part of the project: baseline entries elsewhere are left alone.
     scope = list(paths) or None
@@ -251,11 +255,11 @@ def lint(
             write_atomically(output_file, report.encode("utf-8"))
         except OSError as error:
             raise io_problem("cannot write the report", error, output_file) from None
-    else:
+    elif not silent:
         click.echo(report, nl=False, color=True)  # styled only when _wants_colour said so
-    for entry in result.stale_baseline:
+    for entry in () if silent else result.stale_baseline:
         click.echo(f"stale baseline entry (no longer found): {entry}", err=True)
-    if not quiet:
+    if not (quiet or silent):
         click.echo(summary(result), err=True)
     threshold = fail_on or config.fail_on
     failing = [f for f in result.findings if threshold == "warning" or f.severity == "error"]

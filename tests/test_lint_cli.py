@@ -654,6 +654,19 @@ def test_colour_on_a_terminal_and_never_with_no_color(seedbug: Path) -> None:
     assert click.unstyle(forced.stdout) == SEEDBUG_TEXT
 
 
+def test_silent_prints_nothing_and_keeps_the_exit_status(seedbug: Path) -> None:
+    run = cli("lint", "seedbug", "-s")
+    assert (run.exit_code, run.stdout, run.stderr) == (1, "", "")
+    (seedbug / "mbepar" / "broken.py").write_text("def f(:\n")
+    report = seedbug.parent / "report.json"
+    saved = cli("lint", "seedbug", "--silent", "-o", str(report), "--format", "json")
+    assert (saved.exit_code, saved.stdout, saved.stderr) == (1, "", "")
+    assert ("PA000", "seedbug/mbepar/broken.py", 1) in seedbug_findings(report.read_text())
+    unknown = cli("lint", "seedbug", "-s", "--select", "PA999")
+    assert unknown.exit_code == 2
+    assert "unknown rule id" in unknown.stderr  # errors are still shown
+
+
 def test_exit_zero_quiet_and_output_file(seedbug: Path) -> None:
     report = seedbug.parent / "report.json"
     run = cli("lint", "seedbug", "-e", "-q", "-o", str(report), "--format", "json")

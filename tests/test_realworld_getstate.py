@@ -4,6 +4,10 @@ The usual fix for "cannot pickle '_thread.lock' object" on an object sent to a
 pool, written in our own words: the dropped attributes no longer travel, and
 whatever else the instance holds still does, so it is still checked. Each
 program is linted and run under spawn.
+
+Reported publicly as "cannot pickle '_thread.lock' object" on objects sent to
+a worker (aboul3la/Sublist3r#242, EnterpriseDB/barman#1184,
+mailpile/moggie#14).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ The well-known "parmap" helper (start processes that apply `f` to queued
 items) and a thin `map_in_pool(func, items)` wrapper, written in our own
 words: the lambda or nested function handed to the helper is the culprit,
 and the finding is at the call that hands it over, with the route.
+
+Reported publicly where a library's helper wraps the user's function before
+sending it to a process pool (ross/requests-futures#64,
+nalepae/pandarallel#72).
 """
 
 from __future__ import annotations

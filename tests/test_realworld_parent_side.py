@@ -5,6 +5,12 @@ benchmarks/real_world.py), reproduced in our own words and run under spawn:
 a pool's result callback is called in the parent and never pickled; an
 executor's initializer is pickled once per worker, not per task; a `Process`
 target is pickled only under spawn and forkserver, and the finding says so.
+
+Reported publicly as, among others: nested `Process` targets that work on Linux
+and fail on macOS (DataDog/dd-trace-py#3342, numpy/numpy#22203,
+MaxMind-DB-Reader-python#116, gentoo/portage#1260), a lambda target
+(starlinglab/integrity-backend#70), and a nested task next to a pool's
+`error_callback` (python/cpython#96464).
 """
 
 from __future__ import annotations
@@ -253,3 +259,40 @@ def test_the_start_method_option_overrides_the_config(
     bad = cli("lint", ".", "--start-method", "thread")
     assert bad.exit_code == 2
     assert "'thread' is not one of 'portable', 'fork', 'spawn', 'forkserver'" in bad.stderr
+
+
+def test_a_static_or_class_method_reached_through_self_does_not_carry_the_instance(
+    tmp_path: Path,
+) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        class Runner:
+            def __init__(self):
+                self.lock = threading.Lock()  # would fail to pickle, but never travels
+
+            @staticmethod
+            def square(value):
+                return value * value
+
+            @classmethod
+            def cube(cls, value):
+                return value**3
+
+            def run(self, values):
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(2, mp_context=context) as pool:
+                    return list(pool.map(self.square, values)), list(pool.map(self.cube, values))
+        """,
+        """
+        if __name__ == "__main__":
+            print(Runner().run([1, 2]))
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "([1, 4], [1, 8])\n")

@@ -886,6 +886,8 @@ class _Extractor:
             is_generator=inner.is_generator,
             returns=annotation_refs(node.returns.annotation) if node.returns else (),
             under_main_guard=self.under_main_guard,
+            unbound=in_class
+            and any(d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators),
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")
             + tuple(p.name for p in params if p.kind == "kwonly")

@@ -84,6 +84,8 @@ class FunctionFact:
     returns: tuple[str, ...]  # class names from the return annotation
     under_main_guard: bool = False
     params: tuple[str, ...] = ()  # positional parameters in order, then keyword-only ones
+    # a @staticmethod or @classmethod: reached through an instance, it does not carry it
+    unbound: bool = False
 
 
 @dataclass(frozen=True)

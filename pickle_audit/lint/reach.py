@@ -76,40 +76,26 @@ class Reachability:
     # ---- roots -----------------------------------------------------------------
 
     def configured_roots(self) -> Iterator[tuple[ClassRef, ChainStep]]:
+        """Classes the configuration, a marker or library mode declares to travel."""
         for name in self.config.boundary_classes:
             ref = self.index.lookup_class(name)
             if ref is not None:
-                yield (
-                    ref,
-                    ChainStep(
-                        f"{ref.name} is listed in boundary-classes",
-                        self.relpath(ref.module.path),
-                        ref.fact.line,
-                        ref.fact.column,
-                    ),
-                )
+                yield ref, self._class_step(ref, "is listed in boundary-classes")
         for ref in self.index.all_classes():
             if ref.fact.boundary_marker:
-                yield (
-                    ref,
-                    ChainStep(
-                        f"{ref.name} is marked '# pickle-audit: boundary'",
-                        self.relpath(ref.module.path),
-                        ref.fact.boundary_marker,
-                    ),
-                )
+                text = "is marked '# pickle-audit: boundary'"
+                yield ref, self._class_step(ref, text, ref.fact.boundary_marker)
         if self.config.library:
             for ref, package in public_classes(self.index):
                 why = f"exported by {package}" if package else f"public in {ref.module.module}"
-                yield (
-                    ref,
-                    ChainStep(
-                        f"{ref.name} is {why}: library users may hand it to a worker",
-                        self.relpath(ref.module.path),
-                        ref.fact.line,
-                        ref.fact.column,
-                    ),
-                )
+                yield ref, self._class_step(ref, f"is {why}: library users may hand it to a worker")
+
+    def _class_step(self, ref: ClassRef, text: str, line: int = 0) -> ChainStep:
+        """`Class <text>`, at the class (or at `line`, with no column)."""
+        path = self.relpath(ref.module.path)
+        if line:
+            return ChainStep(f"{ref.name} {text}", path, line)
+        return ChainStep(f"{ref.name} {text}", path, ref.fact.line, ref.fact.column)
 
     def bound_method(self, boundary: Boundary) -> BoundMethod | None:
         """The instance and method when the boundary's callable is a bound method."""
@@ -128,7 +114,7 @@ class Reachability:
         if owner is None:
             return None
         found = self.index.find_method(owner, method)
-        if found is None:
+        if found is None or found[1].unbound:  # `self.helper` of a staticmethod: a function
             return None
         return BoundMethod(owner, found[1])
 
