@@ -22,14 +22,15 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
 
 def lint(root: Path, config: Config | None = None, **options: object) -> list[Finding]:
     """Findings for every file of the project (paths relative to the current directory)."""
-    findings, _, _ = collect_findings(
-        root,
-        discover(root),
-        config or Config(),
-        cache_dir=options.get("cache_dir"),  # type: ignore[arg-type]
-        jobs=options.get("jobs", 1),  # type: ignore[arg-type]
+    return list(
+        collect_findings(
+            root,
+            discover(root),
+            config or Config(),
+            cache_dir=options.get("cache_dir"),  # type: ignore[arg-type]
+            jobs=options.get("jobs", 1),  # type: ignore[arg-type]
+        ).findings
     )
-    return findings
 
 
 def summary(findings: list[Finding]) -> list[tuple[str, str, int]]:

@@ -752,3 +752,27 @@ def test_a_crash_is_exit_2_with_its_traceback_never_exit_1(
         "Error: internal error: RuntimeError: index out of step"
         " (a pickle-audit bug: please report it with the traceback above)\n"
     )
+
+
+def test_a_warm_run_reads_suppressions_from_the_cache_without_tokenizing(
+    seedbug: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replace_in(
+        seedbug / "mbepar" / "core.py",
+        "self.levels = self.nbodies_per_level.keys()",
+        "self.levels = self.nbodies_per_level.keys()  # pickle-audit: ignore[PA102, PA101]",
+    )
+    cold = cli("lint", "seedbug", "--format", "json")
+    import pickle_audit.lint.suppress
+
+    def no_tokenizing(source: str) -> None:
+        raise AssertionError("a warm run tokenized a file")
+
+    monkeypatch.setattr(pickle_audit.lint.suppress, "_comments", no_tokenizing)
+    warm = cli("lint", "seedbug", "--format", "json")
+    assert warm.stdout == cold.stdout
+    assert [(rule, line) for rule, path, line in seedbug_findings(warm.stdout)] == [
+        ("PA001", 11),  # PA101 was not needed; PA102 still hidden
+        ("PA202", 21),
+        ("PA101", 10),
+    ]

@@ -78,10 +78,9 @@ def test_report_files_choose_what_is_reported_but_the_index_sees_everything(
     tmp_path: Path,
 ) -> None:
     root = write_files(tmp_path / "proj", SEED)
-    findings, checked, _ = collect_findings(
-        root, [root / "pkg" / "core.py"], Config(), cache_dir=None, jobs=1
-    )
-    assert checked == 1
+    collected = collect_findings(root, [root / "pkg" / "core.py"], Config(), cache_dir=None, jobs=1)
+    findings = collected.findings
+    assert collected.files_checked == 1
     assert summary(findings) == [("PA102", "proj/pkg/core.py", 4)]
     assert findings[0].chain[-1].path == "proj/pkg/driver.py"
 
@@ -206,7 +205,7 @@ def test_unreadable_files_and_dangling_links_have_their_own_message_and_fix(
         Path(f.path).name: (f.message, f.fix)
         for f in collect_findings(
             root, [root / "gone.py", root / "folder.py"], Config(), cache_dir=None, jobs=1
-        )[0]
+        ).findings
     }
     assert findings == {
         "gone.py": (
@@ -335,15 +334,15 @@ def test_a_cache_that_cannot_be_written_is_a_warning_and_findings_stay(tmp_path:
     expected = lint(root, cache_dir=None)
     blocked = tmp_path / "cache"
     blocked.write_text("a file where the cache folder goes")
-    findings, _, warnings = collect_findings(
+    collected = collect_findings(
         root,
         [root / "pkg" / "core.py", root / "pkg" / "driver.py"],
         Config(),
         cache_dir=blocked,
         jobs=1,
     )
-    assert findings == expected
-    assert warnings == (f"cannot write the facts cache {blocked}: File exists",)
+    assert list(collected.findings) == expected
+    assert collected.warnings == (f"cannot write the facts cache {blocked}: File exists",)
 
 
 @pytest.mark.timeout(120)

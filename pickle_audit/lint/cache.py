@@ -35,6 +35,7 @@ _EXTRACTOR_FILES = (
     "positions.py",
     "names.py",
     "getstate.py",
+    "suppress.py",
     "boundaries.py",
     "cache.py",
 )

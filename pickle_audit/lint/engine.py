@@ -14,14 +14,14 @@ import os
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pickle_audit.config import Config, ConfigError
 from pickle_audit.findings import Finding
 from pickle_audit.lint.boundaries import find_boundaries
 from pickle_audit.lint.cache import FactsCache, content_digest, paused_gc
-from pickle_audit.lint.facts import ModuleFacts, ParseErrorFact, extract_facts
+from pickle_audit.lint.facts import CommentFact, ModuleFacts, ParseErrorFact, extract_facts
 from pickle_audit.lint.files import list_python_files
 from pickle_audit.lint.index import ProjectIndex, module_name_for
 from pickle_audit.lint.locations import Location, make_finding
@@ -150,6 +150,18 @@ def relpath_from(cwd: str) -> Callable[[str], str]:
     return relpath
 
 
+@dataclass(frozen=True)
+class Collected:
+    """Raw findings of the report files, how many were checked, warnings about the run
+    itself (a cache that could not be written), and each report file's suppression
+    comments, by its path as findings show it."""
+
+    findings: tuple[Finding, ...]
+    files_checked: int
+    warnings: tuple[str, ...]
+    comments: Mapping[str, tuple[CommentFact, ...]]
+
+
 def collect_findings(
     root: Path,
     report_files: Sequence[Path],
@@ -158,9 +170,8 @@ def collect_findings(
     cache_dir: Path | None,
     jobs: int | None,
     unsaved: Mapping[str, str] | None = None,
-) -> tuple[list[Finding], int, tuple[str, ...]]:
-    """Raw findings for `report_files` (absolute paths), how many files were checked,
-    and warnings about the run itself (a cache that could not be written).
+) -> Collected:
+    """Lint `report_files` (absolute paths) against the whole project at `root`.
 
     `unsaved`: content to use instead of the file on disk, by absolute path.
     """
@@ -170,11 +181,20 @@ def collect_findings(
     report = {str(p) if Path(p).is_absolute() else str(Path(p).resolve()) for p in report_files}
     known = {str(p) for p in files}
     files.extend(sorted(Path(p) for p in report if p not in known))
+    relpath = relpath_from(os.getcwd())
     with paused_gc():
         all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs, unsaved)
-        findings = list(_judge(all_facts, report, config, relpath_from(os.getcwd())))
-    findings = sorted(dict.fromkeys(findings), key=Finding.sort_key)
-    return findings, len(report), (cache_problem,) if cache_problem else ()
+        findings = list(_judge(all_facts, report, config, relpath))
+    return Collected(
+        findings=tuple(sorted(dict.fromkeys(findings), key=Finding.sort_key)),
+        files_checked=len(report),
+        warnings=(cache_problem,) if cache_problem else (),
+        comments={
+            relpath(facts.path): facts.comments
+            for facts in all_facts
+            if facts.path in report and facts.comments
+        },
+    )
 
 
 def _judge(

@@ -40,6 +40,7 @@ from pickle_audit.lint.facts import (
 from pickle_audit.lint.getstate import dropped_attributes
 from pickle_audit.lint.names import dotted_name
 from pickle_audit.lint.positions import SourcePositions
+from pickle_audit.lint.suppress import marker_comments
 
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
 CALL_KEYWORDS = frozenset({"target", "initializer"})
@@ -1230,7 +1231,7 @@ def extract_module_facts(source: str, path: str, module: str) -> ModuleFacts:
         return unchecked(TOO_DEEP)
     try:
         extractor = _Extractor(tree, path, module, is_package)
-        return extractor.run()
+        return dataclasses.replace(extractor.run(), comments=marker_comments(source))
     except RecursionError:
         return unchecked(TOO_DEEP)
 

@@ -191,6 +191,18 @@ class ArgumentPassFact:
 
 
 @dataclass(frozen=True)
+class CommentFact:
+    """A comment that may be a suppression (it mentions `pickle-audit:` or `noqa`), with
+    the lines of the statement it sits in (see suppress.py)."""
+
+    line: int
+    column: int  # 0-based, of the `#`
+    first: int
+    last: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ParseErrorFact:
     """Why a file was not checked; `message` is the whole finding text, `fix` its advice."""
 
@@ -214,6 +226,7 @@ class ModuleFacts:
     parse_error: ParseErrorFact | None = None
     start_method: str = ""  # from a multiprocessing.set_start_method("...") call in it
     passes: tuple[ArgumentPassFact, ...] = ()
+    comments: tuple[CommentFact, ...] = ()  # read once here, so warm runs never tokenize
     _class_map: dict[str, ClassFact] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )

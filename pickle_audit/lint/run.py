@@ -16,8 +16,9 @@ from pickle_audit.catalog import RULES
 from pickle_audit.config import Config, matches_any
 from pickle_audit.findings import Finding, LintResult
 from pickle_audit.lint.engine import collect_findings, relpath_from
+from pickle_audit.lint.facts import CommentFact
 from pickle_audit.lint.files import list_python_files, relative_to_root
-from pickle_audit.lint.suppress import Suppression, read_suppressions
+from pickle_audit.lint.suppress import Suppression, read_suppressions, suppressions_from
 from pickle_audit.lint.unused_suppressions import RULE as UNUSED_SUPPRESSION
 from pickle_audit.lint.unused_suppressions import unused_suppressions
 
@@ -43,7 +44,7 @@ def lint_paths(
     root = root.resolve()
     report_files = list_python_files(paths or [root], root, config.exclude)
     texts = {str(path.resolve()): text for path, text in (unsaved or {}).items()}
-    raw, files_checked, warnings = collect_findings(
+    collected = collect_findings(
         root,
         report_files,
         config,
@@ -53,17 +54,17 @@ def lint_paths(
     )
     relpath = relpath_from(os.getcwd())
     kept = filter_findings(
-        raw,
+        collected.findings,
         config,
         root,
         [relpath(str(path)) for path in report_files],
-        {relpath(path): text for path, text in texts.items()},
+        collected.comments,
     )
     return LintResult(
         findings=tuple(sorted(kept, key=Finding.sort_key)),
-        files_checked=files_checked,
+        files_checked=collected.files_checked,
         root=str(root),
-        warnings=warnings,
+        warnings=collected.warnings,
     )
 
 
@@ -80,11 +81,12 @@ def filter_findings(
     config: Config,
     root: Path,
     checked: Sequence[str] = (),
-    unsaved: Mapping[str, str] | None = None,
+    comments: Mapping[str, tuple[CommentFact, ...]] | None = None,
 ) -> list[Finding]:
     """Drop what select/ignore, per-file-ignores and inline comments switch off, and
     add a PA001 for every suppression comment in `checked` files that hid nothing.
-    Comments are read from `unsaved` text where a file has it, else from disk.
+    `comments` are the files' suppression comments as their facts recorded them;
+    without it, they are read from disk.
 
     A parse error (PA000) is never hidden by `select` — a file nobody could
     check must not look clean — only by naming PA000 in an ignore.
@@ -96,9 +98,10 @@ def filter_findings(
 
     def table(path: str) -> tuple[Suppression, ...]:
         if path not in tables:
-            text = (unsaved or {}).get(path)
-            found = read_suppressions(text) if text is not None else _read_suppressions(Path(path))
-            tables[path] = found
+            if comments is None:
+                tables[path] = _read_suppressions(Path(path))
+            else:
+                tables[path] = suppressions_from(comments.get(path, ()))
         return tables[path]
 
     used: set[tuple[Suppression, str]] = set()
