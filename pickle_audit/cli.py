@@ -197,11 +197,14 @@ def lint(
         raise UsageProblem("`-` reads the source from stdin: name the file with --stdin-filename")
     root = find_project_root(list(paths) or [Path.cwd()], project_root)
     try:
-        config = _command_line_config(load_config(root, config_file), select, ignore, all_classes)
-        if start_method is not None:
-            config = replace(config, start_method=start_method)
-        if library:
-            config = replace(config, library=True)
+        config = _command_line_config(
+            load_config(root, config_file),
+            select,
+            ignore,
+            all_classes=all_classes,
+            library=library,
+            start_method=start_method,
+        )
     except ConfigError as error:
         raise UsageProblem(str(error)) from None
     from pickle_audit.lint.run import lint_paths  # imported late: `rule` needs no parser
@@ -302,18 +305,28 @@ def _baseline_written(result: LintResult, path: Path, baselines: ModuleType) -> 
 
 
 def _command_line_config(
-    config: Config, select: str | None, ignore: str | None, all_classes: bool
+    config: Config,
+    select: str | None,
+    ignore: str | None,
+    *,
+    all_classes: bool,
+    library: bool,
+    start_method: str | None,
 ) -> Config:
-    """Command-line options on top of the file: --select replaces, --ignore adds."""
+    """Command-line options on top of the file: --select replaces, --ignore adds, a flag
+    turns its setting on, --start-method replaces."""
     if select is not None:
         config = replace(config, select=rule_ids(split_selectors(select), "--select"))
     if ignore is not None:
         config = replace(
             config, ignore=config.ignore | rule_ids(split_selectors(ignore), "--ignore")
         )
-    if all_classes:
-        config = replace(config, all_classes=True)
-    return config
+    return replace(
+        config,
+        all_classes=config.all_classes or all_classes,
+        library=config.library or library,
+        start_method=start_method or config.start_method,
+    )
 
 
 def _optional_module(name: str, option: str) -> ModuleType:

@@ -35,7 +35,10 @@ def test_nested_values_and_parse_errors_round_trip() -> None:
     [
         (None, "expected ModuleFacts with 13 fields, found NoneType"),
         (["a.py", "a", 1, [], [], [], [], [], [], None, "", [], []], "expected bool, found int"),
-        (["a.py", "a", False, [["x"]], [], [], [], [], [], None, "", [], []], "expected ImportFact"),
+        (
+            ["a.py", "a", False, [["x"]], [], [], [], [], [], None, "", [], []],
+            "expected ImportFact",
+        ),
         (
             ["a.py", "a", False, [], [], [], [], [], "main", None, "", [], []],
             "expected a list, found str",

@@ -137,7 +137,7 @@ def load_facts(
     return [results[str(path)] for path in files], cache_problem
 
 
-def relpath_from(cwd: str) -> Callable[[str], str]:
+def _relpath_from(cwd: str) -> Callable[[str], str]:
     """Paths as findings show them: relative to the working directory, with `/`."""
 
     @functools.cache
@@ -153,8 +153,8 @@ def relpath_from(cwd: str) -> Callable[[str], str]:
 @dataclass(frozen=True)
 class Collected:
     """Raw findings of the report files, how many were checked, warnings about the run
-    itself (a cache that could not be written), and each report file's suppression
-    comments, by its path as findings show it."""
+    itself (a cache that could not be written), and the suppression comments of each
+    report file that parsed, by its path as findings show it."""
 
     findings: tuple[Finding, ...]
     files_checked: int
@@ -181,7 +181,7 @@ def collect_findings(
     report = {str(p) if Path(p).is_absolute() else str(Path(p).resolve()) for p in report_files}
     known = {str(p) for p in files}
     files.extend(sorted(Path(p) for p in report if p not in known))
-    relpath = relpath_from(os.getcwd())
+    relpath = _relpath_from(os.getcwd())
     with paused_gc():
         all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs, unsaved)
         findings = list(_judge(all_facts, report, config, relpath))
@@ -192,7 +192,7 @@ def collect_findings(
         comments={
             relpath(facts.path): facts.comments
             for facts in all_facts
-            if facts.path in report and facts.comments
+            if facts.path in report and facts.comments  # none where the file did not parse
         },
     )
 

@@ -544,7 +544,7 @@ class _Extractor:
         head, dot, rest = name.partition(".")
         if head == scope.self_name and scope.self_name:
             return name
-        local = scope.locals.get(head) if head in scope.locals else self.variables.get(head)
+        local = self.binding(head, scope)
         if local is not None and dot:
             base = evidence(local)
             if base:
@@ -644,7 +644,7 @@ class _Extractor:
         elif isinstance(func, cst.Name) and self.bound_method_call(node, func, scope):
             return
         name = self.substitute(dotted_name(func), scope) or self.chained_callee(func, scope)
-        bound = scope.locals.get(name) or self.variables.get(name)
+        bound = self.binding(name, scope)
         if bound is not None and bound.kind == "name" and "." in bound.name:
             name = bound.name  # `Process = get_context("spawn").Process`, then `Process(...)`
         if name.rpartition(".")[2] == "set_start_method":
@@ -705,10 +705,17 @@ class _Extractor:
             if arg.keyword is None:
                 position += 1
 
+    def binding(self, name: str, scope: _Scope) -> ValueFact | None:
+        """What `name` holds where it is used: a local (parameters included) shadows a
+        module-level variable."""
+        if name in scope.locals:
+            return scope.locals[name]
+        return self.variables.get(name)
+
     def bound_method_call(self, node: cst.Call, func: cst.Name, scope: _Scope) -> bool:
         """`submit = pool.submit` and later `submit(f, x)`: the boundary method called
         through the name it was bound to. Whether the call was recorded as one."""
-        bound = scope.locals.get(func.value) or self.variables.get(func.value)
+        bound = self.binding(func.value, scope)
         if bound is None or bound.kind != "name" or "." not in bound.name:
             return False
         receiver, _, method = bound.name.rpartition(".")

@@ -8,17 +8,15 @@ every output format and the baseline see the same findings.
 from __future__ import annotations
 
 import os
-import tokenize
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pickle_audit.catalog import RULES
 from pickle_audit.config import Config, matches_any
 from pickle_audit.findings import Finding, LintResult
-from pickle_audit.lint.engine import collect_findings, relpath_from
-from pickle_audit.lint.facts import CommentFact
+from pickle_audit.lint.engine import Collected, collect_findings
 from pickle_audit.lint.files import list_python_files, relative_to_root
-from pickle_audit.lint.suppress import Suppression, read_suppressions, suppressions_from
+from pickle_audit.lint.suppress import Suppression, suppressions_from
 from pickle_audit.lint.unused_suppressions import RULE as UNUSED_SUPPRESSION
 from pickle_audit.lint.unused_suppressions import unused_suppressions
 
@@ -52,14 +50,7 @@ def lint_paths(
         jobs=jobs,
         unsaved=texts,
     )
-    relpath = relpath_from(os.getcwd())
-    kept = filter_findings(
-        collected.findings,
-        config,
-        root,
-        [relpath(str(path)) for path in report_files],
-        collected.comments,
-    )
+    kept = filter_findings(collected, config, root)
     return LintResult(
         findings=tuple(sorted(kept, key=Finding.sort_key)),
         files_checked=collected.files_checked,
@@ -76,51 +67,32 @@ def _cache_folder(root: Path, use_cache: bool) -> Path | None:
     return folder if os.access(folder if folder.exists() else root, os.W_OK) else None
 
 
-def filter_findings(
-    findings: Iterable[Finding],
-    config: Config,
-    root: Path,
-    checked: Sequence[str] = (),
-    comments: Mapping[str, tuple[CommentFact, ...]] | None = None,
-) -> list[Finding]:
+def filter_findings(collected: Collected, config: Config, root: Path) -> list[Finding]:
     """Drop what select/ignore, per-file-ignores and inline comments switch off, and
-    add a PA001 for every suppression comment in `checked` files that hid nothing.
-    `comments` are the files' suppression comments as their facts recorded them;
-    without it, they are read from disk.
+    add a PA001 for every suppression comment of a checked file that hid nothing.
 
     A parse error (PA000) is never hidden by `select` — a file nobody could
     check must not look clean — only by naming PA000 in an ignore.
     """
-    findings = list(findings)
     enabled = (config.select if config.select is not None else frozenset(RULES)) | {PARSE_ERROR}
     enabled -= config.ignore
-    tables: dict[str, tuple[Suppression, ...]] = {}
-
-    def table(path: str) -> tuple[Suppression, ...]:
-        if path not in tables:
-            if comments is None:
-                tables[path] = _read_suppressions(Path(path))
-            else:
-                tables[path] = suppressions_from(comments.get(path, ()))
-        return tables[path]
-
+    tables = {path: suppressions_from(found) for path, found in collected.comments.items()}
     used: set[tuple[Suppression, str]] = set()
     kept = []
-    for finding in findings:
+    for finding in collected.findings:
         if not _reported(finding, enabled, config, root):
             continue
         if finding.rule != PARSE_ERROR:
-            covering = [s for s in table(finding.path) if s.covers(finding.rule, finding.line)]
+            table = tables.get(finding.path, ())
+            covering = [s for s in table if s.covers(finding.rule, finding.line)]
             used.update((suppression, finding.rule) for suppression in covering)
             if covering:
                 continue
         kept.append(finding)
-    if UNUSED_SUPPRESSION in enabled:
-        unchecked = {finding.path for finding in findings if finding.rule == PARSE_ERROR}
-        for path in dict.fromkeys(checked):
-            if path not in unchecked:
-                judged = unused_suppressions(path, table(path), used, enabled)
-                kept.extend(f for f in judged if _reported(f, enabled, config, root))
+    if UNUSED_SUPPRESSION in enabled:  # files that did not parse have no comments recorded
+        for path, table in tables.items():
+            judged = unused_suppressions(path, table, used, enabled)
+            kept.extend(f for f in judged if _reported(f, enabled, config, root))
     return kept
 
 
@@ -135,11 +107,3 @@ def _ignored_for_file(rule: str, relative_path: str, config: Config) -> bool:
     return any(
         rule in ids and matches_any(relative_path, [glob]) for glob, ids in config.per_file_ignores
     )
-
-
-def _read_suppressions(path: Path) -> tuple[Suppression, ...]:
-    try:
-        with tokenize.open(path) as handle:  # honours PEP 263 coding cookies
-            return read_suppressions(handle.read())
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        return ()
