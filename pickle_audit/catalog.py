@@ -248,10 +248,10 @@ def rule_for_value(value: object) -> str | None:
     Only type-level facts are read (never attributes of the instance), so hostile
     objects with `__getattr__` or side-effecting properties are safe to classify.
     """
-    cls = type(value)
-    if isinstance(value, type):
+    cls = type(value)  # never isinstance(): it reads a `__class__` the object may fake
+    if issubclass(cls, type):
         return "PA106" if "<locals>" in getattr(value, "__qualname__", "") else None
-    if isinstance(value, (types.FunctionType, functools.partial)):
+    if issubclass(cls, (types.FunctionType, functools.partial)):
         return _rule_for_callable(value)
     for base in cls.__mro__:
         rule = _RULE_BY_TYPE_NAME.get(qualified_type_name(base))
@@ -263,10 +263,10 @@ def rule_for_value(value: object) -> str | None:
 
 
 def _rule_for_callable(value: object) -> str | None:
-    if isinstance(value, functools.partial):
+    if issubclass(type(value), functools.partial):
         inner = _rule_for_callable(value.func)
         return "PA103" if inner in ("PA101", "PA103") else inner
-    if not isinstance(value, types.FunctionType):
+    if not issubclass(type(value), types.FunctionType):
         return None
     if value.__name__ == "<lambda>":
         return "PA101"

@@ -7,6 +7,7 @@ hash cheaply: the linter ships them between its worker processes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pickle_audit.catalog import Severity
 
@@ -62,6 +63,12 @@ class Problem:
     error: str
     source: str | None = None
     fix: str | None = None
+
+    def resolve(self, root: Any) -> Any:
+        """The object this problem names, read from `root` along `path`."""
+        from pickle_audit.trace.resolve import resolve_path
+
+        return resolve_path(root, self.path)
 
 
 @dataclass(frozen=True)

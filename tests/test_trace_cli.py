@@ -90,7 +90,7 @@ def test_clean_run_keeps_the_scripts_status_and_output():
         "recv [7]",
     ]
     assert result.stderr.splitlines() == [
-        "pickle-audit trace: 0 bad payloads in 14 checked; fixtures/scripts/boundaries.py"
+        "pickle-audit trace: 0 bad payloads in 16 checked; fixtures/scripts/boundaries.py"
         " exited with status 5"
     ]
 
@@ -113,9 +113,10 @@ def test_keep_going_collects_every_bad_payload_as_json(tmp_path):
     assert report["version"] == 1
     assert report["stopped"] is False
     assert report["exit_status"] == 3  # the script ran to its end
-    # initializer of the executor and of the pool, 2 x submit, map, apply_async, starmap,
-    # imap, 2 x Queue.put, 2 x Process.start, 2 x send
-    assert report["payloads_checked"] == 14
+    # 2 x the executor's constructor, the pool's (through multiprocessing's context),
+    # 2 x submit, map, apply_async, starmap, imap's function and its one item (audited as
+    # the pool takes it), 2 x Queue.put, 2 x Process.start, 2 x send
+    assert report["payloads_checked"] == 16
     assert [
         (v["boundary"], v["serializer"], [p["path"] for p in v["problems"]])
         for v in report["violations"]

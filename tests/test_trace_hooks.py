@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import multiprocessing.connection
+import multiprocessing.managers
 import multiprocessing.pool
 import multiprocessing.process
 import multiprocessing.queues

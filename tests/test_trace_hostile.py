@@ -164,5 +164,8 @@ def test_hostile_repr_does_not_break_paths():
             return 1
 
     key = BadRepr()  # a local class: the key itself is the bad leaf
-    report = audit({key: 1}, name="m")
-    assert [(p.path, p.rule) for p in report.problems] == [("m<<BadRepr object>>", "PA106")]
+    table = {key: 1}
+    report = audit(table, name="m")
+    # named by position, so the repr is never called and the path leads back to the key
+    assert [(p.path, p.rule) for p in report.problems] == [("m<#0>", "PA106")]
+    assert report.problems[0].resolve(table) is key

@@ -1,12 +1,23 @@
 """Interception of process boundaries, for `pickle-audit trace script.py`.
 
 Every call that hands values to another process (pool submit/map/apply,
-Process.start, queue put, Connection.send, Dask and loky submit/map) is wrapped
-so the payload is audited with that boundary's serializer *before* the real
-call pickles it. Calls made by the libraries themselves (an executor's map
-calling its own submit, a pool starting its workers) are let through: only the
-user's call sites are judged. Everything patched is restored on exit, and
-modules imported later (Dask, loky) are patched as they are imported.
+Process.start, queue put, Connection.send, Manager proxies, Dask and loky
+submit/map) is wrapped so the payload is audited with that boundary's
+serializer *before* the real call pickles it, and reported at the user's line.
+
+Pool and executor entry points count whoever calls them: `multiprocessing.Pool(...)`
+reaches the pool class through multiprocessing's own context, joblib and
+`loop.run_in_executor` reach `submit` from library code. A boundary call made
+while another one is running (an executor's map calling its own submit) is part
+of that call and is not audited twice. The plumbing (queue puts, connection
+sends, worker processes) counts only when user code calls it: a pool feeding its
+own workers is not a payload of the user's. Thread pools share the process and
+are let through.
+
+Iterators handed to map-like calls are audited item by item as the pool consumes
+them, so an endless `itertools.count()` works and memory stays flat.
+Everything patched is restored on exit, and modules imported later (Dask, loky)
+are patched as they are imported.
 """
 
 from __future__ import annotations
@@ -44,9 +55,13 @@ class Boundary:
     public_owner: str | None = None  # the documented class, when `owner` is a private base
     fn_root: str = "fn"  # how the report names the callable ...
     args_root: str = "args"  # ... and the positional values
+    from_libraries: bool = False  # an entry point: audited when library code calls it too
+    title: str | None = None  # how reports name the call, when not `Owner.method`
 
     @property
     def label(self) -> str:
+        if self.title is not None:
+            return self.title
         owner = self.public_owner or self.owner
         return (
             f"{owner}(initializer=...)" if self.method == "__init__" else f"{owner}.{self.method}"
@@ -54,17 +69,30 @@ class Boundary:
 
 
 def _pool(method: str, kind: str) -> Boundary:
+    module, owner = "multiprocessing.pool", "Pool"
     if kind == "apply":
         return Boundary(
-            "multiprocessing.pool", "Pool", method, "pickle", "func", "args", "tuple", "kwds"
+            module, owner, method, "pickle", "func", "args", "tuple", "kwds", from_libraries=True
         )
-    return Boundary("multiprocessing.pool", "Pool", method, "pickle", "func", "iterable", kind)
+    return Boundary(module, owner, method, "pickle", "func", "iterable", kind, from_libraries=True)
 
 
 def _executor(module: str, owner: str, serializer: str) -> tuple[Boundary, ...]:
     return (
-        Boundary(module, owner, "submit", serializer, "fn", "args", "varargs", "kwargs"),
-        Boundary(module, owner, "map", serializer, "fn", "iterables", "iterables"),
+        Boundary(
+            module,
+            owner,
+            "submit",
+            serializer,
+            "fn",
+            "args",
+            "varargs",
+            "kwargs",
+            from_libraries=True,
+        ),
+        Boundary(
+            module, owner, "map", serializer, "fn", "iterables", "iterables", from_libraries=True
+        ),
     )
 
 
@@ -80,6 +108,7 @@ def _initializer(module: str, owner: str) -> Boundary:
         "tuple",
         fn_root="initializer",
         args_root="initargs",
+        from_libraries=True,
     )
 
 
@@ -124,6 +153,18 @@ BOUNDARIES: tuple[Boundary, ...] = (
         public_owner="Connection",
     ),
     Boundary(
+        "multiprocessing.managers",
+        "BaseProxy",
+        "_callmethod",
+        "pickle",
+        None,
+        "args",
+        "tuple",
+        "kwds",
+        from_libraries=True,
+        title="Manager() proxy call",
+    ),
+    Boundary(
         "distributed.client",
         "Client",
         "submit",
@@ -133,6 +174,7 @@ BOUNDARIES: tuple[Boundary, ...] = (
         "varargs",
         "kwargs",
         _DASK_OPTIONS,
+        from_libraries=True,
     ),
     Boundary(
         "distributed.client",
@@ -144,6 +186,7 @@ BOUNDARIES: tuple[Boundary, ...] = (
         "iterables",
         "kwargs",
         _DASK_OPTIONS,
+        from_libraries=True,
     ),
     *_executor("loky.process_executor", "ProcessPoolExecutor", "cloudpickle"),
     *_executor("joblib.externals.loky.process_executor", "ProcessPoolExecutor", "cloudpickle"),
@@ -156,7 +199,11 @@ _STDLIB_MODULES = (
     "multiprocessing.process",
     "multiprocessing.queues",
     "multiprocessing.connection",
+    "multiprocessing.managers",
 )
+
+# Receivers whose workers are threads of this process: nothing they are given is pickled.
+_IN_PROCESS_POOLS = ("multiprocessing.pool.ThreadPool",)
 
 
 @dataclass(frozen=True)
@@ -179,6 +226,16 @@ class PayloadRejected(BaseException):
     def __init__(self, violation: Violation) -> None:
         super().__init__(f"{violation.call_site}: bad payload for {violation.boundary}")
         self.violation = violation
+
+
+class BadPayloadError(TypeError):
+    """A bad item met while a pool consumes an iterator in one of its own threads.
+
+    Raising PayloadRejected there would kill the pool's feeder thread and hang
+    the script; a TypeError is what the pool reports back through that task's
+    result, as it does for any item that cannot be pickled. The violation is
+    recorded all the same.
+    """
 
 
 @dataclass
@@ -221,6 +278,7 @@ class Interceptor:
         self._finder: _PatchOnImport | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._active = threading.local()  # boundary calls running in this thread
         self._library_roots = _library_roots()
 
     def __enter__(self) -> Interceptor:
@@ -255,23 +313,71 @@ class Interceptor:
     def _wrap(self, boundary: Boundary, original: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(original)
         interceptor = self
+        active = self._active
 
         def intercepted(*args: Any, **kwargs: Any) -> Any:
-            caller = sys._getframe(1).f_code.co_filename
-            if os.getpid() != interceptor._pid or interceptor._is_library(caller):
+            if not interceptor._judges(boundary, args, sys._getframe(1).f_code.co_filename):
                 return original(*args, **kwargs)
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError:  # a wrong call: let the library say what is wrong with it
                 return original(*args, **kwargs)
+            call_site = interceptor._call_site()
             roots = _payload_roots(boundary, bound)
-            interceptor._check(boundary, roots)
-            return original(*bound.args, **bound.kwargs)
+            interceptor._audit_lazily(boundary, bound, call_site)
+            interceptor._check(boundary, roots, call_site)
+            active.depth = getattr(active, "depth", 0) + 1
+            try:
+                return original(*bound.args, **bound.kwargs)
+            finally:
+                active.depth -= 1
 
         intercepted.__wrapped__ = original  # type: ignore[attr-defined]
         intercepted.__name__ = getattr(original, "__name__", boundary.method)
         intercepted.__qualname__ = getattr(original, "__qualname__", boundary.label)
         return intercepted
+
+    def _judges(self, boundary: Boundary, args: tuple[Any, ...], caller: str) -> bool:
+        """Whether this call is a payload of the user's (see the module docstring)."""
+        if os.getpid() != self._pid or getattr(self._active, "depth", 0):
+            return False
+        if not boundary.from_libraries and self._is_library(caller):
+            return False
+        receiver = type(args[0]) if args else None
+        names = {f"{k.__module__}.{k.__qualname__}" for k in getattr(receiver, "__mro__", ())}
+        return not names.intersection(_IN_PROCESS_POOLS)
+
+    def _audit_lazily(self, boundary: Boundary, bound: inspect.BoundArguments, site: str) -> None:
+        """Iterators (not lists) handed to map-like calls: each item is audited as the
+        pool takes it, with the call's own site, and handed on unchanged."""
+        arguments = bound.arguments
+        name = boundary.args
+        if name is None or name not in arguments:
+            return
+        caller = threading.get_ident()
+        if boundary.args_kind == "iterable" and _is_lazy(arguments[name]):
+            root = f"{boundary.args_root}[0]"
+            arguments[name] = self._audited_items(boundary, arguments[name], root, site, caller)
+        elif boundary.args_kind == "iterables":
+            arguments[name] = tuple(
+                self._audited_items(boundary, items, f"{boundary.args_root}[{i}]", site, caller)
+                if _is_lazy(items)
+                else items
+                for i, items in enumerate(arguments[name])
+            )
+
+    def _audited_items(
+        self, boundary: Boundary, items: Any, root: str, site: str, caller: int
+    ) -> Iterator[Any]:
+        for index, item in enumerate(items):
+            try:
+                self._check(boundary, [(f"{root}[{index}]", item)], site)
+            except PayloadRejected as rejected:
+                if threading.get_ident() == caller:
+                    raise
+                _stop_thread(caller)  # the caller stops as at any bad payload ...
+                raise BadPayloadError(str(rejected)) from None  # ... and the pool goes on
+            yield item
 
     def _is_library(self, filename: str) -> bool:
         if filename.startswith("<"):
@@ -280,14 +386,14 @@ class Interceptor:
         return any(real == root or real.startswith(root + os.sep) for root in self._library_roots)
 
     def _call_site(self) -> str:
-        frame = sys._getframe(2)
+        frame = sys._getframe(2)  # the caller of `intercepted`
         while frame is not None and self._is_library(frame.f_code.co_filename):
             frame = frame.f_back  # type: ignore[assignment]
         if frame is None:
             return "<unknown>"
         return f"{display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
 
-    def _check(self, boundary: Boundary, roots: list[tuple[str, Any]]) -> None:
+    def _check(self, boundary: Boundary, roots: list[tuple[str, Any]], call_site: str) -> None:
         from pickle_audit.trace.audit import audit_payload
 
         serializer = self._serializer_override or boundary.serializer
@@ -296,7 +402,7 @@ class Interceptor:
         except Exception as error:  # never break the traced script over an audit failure
             print(
                 f"pickle-audit trace: could not audit the payload of {boundary.label} at"
-                f" {self._call_site()}: {type(error).__name__}: {error}",
+                f" {call_site}: {type(error).__name__}: {error}",
                 file=sys.stderr,
             )
             return
@@ -304,7 +410,7 @@ class Interceptor:
             self.result.payloads_checked += 1
         if not problems:
             return
-        violation = Violation(boundary.label, self._call_site(), serializer, tuple(problems))
+        violation = Violation(boundary.label, call_site, serializer, tuple(problems))
         with self._lock:
             self.result.violations.append(violation)
         if not self._keep_going:
@@ -312,11 +418,8 @@ class Interceptor:
 
 
 def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tuple[str, Any]]:
-    """Name what the call sends: `fn`, `args[i]`, `kwargs['k']`; materialise lazy iterables.
-
-    Iterables handed to map-like calls are turned into lists (in `bound`, too,
-    so the real call gets the very values that were audited).
-    """
+    """Name what the call sends: `fn`, `args[i]`, `kwargs['k']`. Iterators handed to
+    map-like calls are left out here: they are audited as they are consumed."""
     arguments = bound.arguments
     if boundary.method == "start":
         process = next(iter(arguments.values()))
@@ -328,11 +431,10 @@ def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tu
         value = arguments[boundary.args]
         name = boundary.args_root
         if boundary.args_kind == "iterable":
-            value = arguments[boundary.args] = list(value)
-            roots.append((f"{name}[0]", value))
+            if not _is_lazy(value):
+                roots.append((f"{name}[0]", value))
         elif boundary.args_kind == "iterables":
-            value = arguments[boundary.args] = tuple(list(item) for item in value)
-            roots.extend((f"{name}[{i}]", item) for i, item in enumerate(value))
+            roots.extend((f"{name}[{i}]", v) for i, v in enumerate(value) if not _is_lazy(v))
         elif boundary.args_kind == "value":
             roots.append((f"{name}[0]", value))
         else:
@@ -345,6 +447,26 @@ def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tu
             if key not in boundary.exclude
         )
     return roots
+
+
+class _StoppedByAnotherThread(PayloadRejected):
+    """Raised in the thread that made the call when a pool's own thread met the bad item."""
+
+    def __init__(self) -> None:
+        BaseException.__init__(self, "stopped at a bad payload met by a pool's feeder thread")
+
+
+def _stop_thread(thread_id: int) -> None:
+    """Raise `_StoppedByAnotherThread` in that thread, at its next Python instruction."""
+    import ctypes
+
+    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    set_async_exc(ctypes.c_ulong(thread_id), ctypes.py_object(_StoppedByAnotherThread))
+
+
+def _is_lazy(iterable: Any) -> bool:
+    """An iterator or generator (consumed once, maybe endless), not a sized collection."""
+    return not hasattr(type(iterable), "__len__")
 
 
 def _process_roots(process: Any) -> list[tuple[str, Any]]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import dis
 import re
+import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -48,16 +50,35 @@ def _item(index: Any) -> str:
     return f"[{index}]"
 
 
-def _value(key: Any) -> str:
-    return f"[{safe_repr(key)}]"
+def _value(entry: tuple[int, Any]) -> str:
+    """A mapping value: `[key!r]` when the repr is the key itself, else `[#i]`, the
+    i-th entry in iteration order (a truncated or address-free repr may name another)."""
+    position, key = entry
+    return f"[{key!r}]" if _is_exact_literal(key) else f"[#{position}]"
 
 
-def _key(key: Any) -> str:
-    return f"<{safe_repr(key)}>"
+def _key(entry: tuple[int, Any]) -> str:
+    return f"<#{entry[0]}>"
 
 
-def _member(element: Any) -> str:
-    return "{" + safe_repr(element) + "}"
+def _member(entry: tuple[int, Any]) -> str:
+    return f"{{#{entry[0]}}}"
+
+
+def _is_exact_literal(key: Any, depth: int = 0) -> bool:
+    """Keys whose repr reads back as an equal key (strings, numbers, tuples of them)."""
+    kind = type(key)
+    if kind is tuple:
+        return depth < 3 and len(key) <= 8 and all(_is_exact_literal(k, depth + 1) for k in key)
+    if kind is float:
+        return key == key and key not in (float("inf"), float("-inf"))
+    if kind in (str, bytes):
+        return len(key) <= _MAX_REPR
+    return kind in (int, bool, type(None))
+
+
+def _item_by_repr(key: Any) -> str:
+    return f"[{key!r}]"
 
 
 def _literal(segment: str | None) -> str | None:
@@ -83,35 +104,71 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
     if cls is dict:
         return _mapping_groups(obj.items())
     if cls is set or cls is frozenset:
-        return [(((element, element) for element in obj), _member)]
-    if isinstance(obj, types.FunctionType):
-        return _function_groups(obj) if serializer.functions_by_value else []
-    if isinstance(obj, type):
-        return _class_groups(obj) if serializer.functions_by_value else []
+        return [(((entry, entry[1]) for entry in enumerate(obj)), _member)]
+    if issubclass(cls, (types.FunctionType, type)):
+        if not serializer.functions_by_value or saved_by_reference(obj, serializer.name):
+            return []
+        if issubclass(cls, type):
+            return _class_groups(obj)
+        return _function_groups(obj, globals_travel=_globals_travel(serializer.name))
+    if _is_object_array(obj):  # before dill's own array saver, which it adds on first use
+        return _array_groups(obj)
     if cls in serializer.opaque_types:
         return []
     override = getattr(pickler, "reducer_override", None)
     if override is not None:
         reduced = override(obj)
         if reduced is not NotImplemented:
-            return _reduce_groups(obj, reduced)
-    if _is_object_array(obj):
-        return [(_ndenumerate(obj), _item)]
+            return _reduce_groups(obj, reduced, _BY_THE_SERIALIZER)
     reducer = dispatch_table_of(pickler).get(cls)
     if reducer is not None:
-        return _reduce_groups(obj, reducer(obj))
+        return _reduce_groups(obj, reducer(obj), _BY_THE_SERIALIZER)
     reduce_ex = getattr(obj, "__reduce_ex__", None)
     reduced = reduce_ex(serializer.protocol) if reduce_ex is not None else obj.__reduce__()
-    return _reduce_groups(obj, reduced)
+    return _reduce_groups(obj, reduced, f".__reduce_ex__({serializer.protocol})")
 
 
 def _mapping_groups(items: Iterable[tuple[Any, Any]]) -> list[Group]:
-    pairs = list(items)
-    keys = [(key, key) for key, _ in pairs if type(key) not in ATOMIC_TYPES]
+    pairs = [((position, key), value) for position, (key, value) in enumerate(items)]
+    keys = [(entry, entry[1]) for entry, _ in pairs if type(entry[1]) not in ATOMIC_TYPES]
     return [(keys, _key), (pairs, _value)]
 
 
-def _function_groups(func: types.FunctionType) -> list[Group]:
+def saved_by_reference(obj: Any, serializer: str) -> bool:
+    """Whether a by-value serializer still saves this function or class by name, as it
+    does for anything importable (cloudpickle: unless its module is registered by value)."""
+    module_name = getattr(obj, "__module__", None)
+    module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+    if module is None or module_name == "__main__":
+        return False
+    if serializer == "cloudpickle" and _registered_by_value(module_name):
+        return False
+    target: Any = module
+    for part in str(getattr(obj, "__qualname__", "<locals>")).split("."):
+        target = vars(target).get(part) if hasattr(target, "__dict__") else None
+        if target is None:
+            return False
+    return target is obj
+
+
+def _registered_by_value(module_name: str) -> bool:
+    import cloudpickle
+
+    registered = getattr(cloudpickle, "list_registry_pickle_by_value", lambda: set())()
+    return any(module_name == name or module_name.startswith(f"{name}.") for name in registered)
+
+
+def _globals_travel(serializer: str) -> bool:
+    """dill saves a by-value function's module globals by reference to the module,
+    unless told to recurse; cloudpickle ships the globals the code reads."""
+    if serializer != "dill":
+        return True
+    import dill
+
+    return bool(dill.settings.get("recurse"))
+
+
+def _function_groups(func: types.FunctionType, *, globals_travel: bool) -> list[Group]:
     """What a by-value serializer (cloudpickle, dill) ships with a function."""
     named: list[tuple[str, Any]] = []
     code = func.__code__
@@ -120,7 +177,7 @@ def _function_groups(func: types.FunctionType) -> list[Group]:
             named.append((f".__closure__[{name}]", cell.cell_contents))
         except ValueError:  # an empty cell: nothing to ship
             continue
-    module_globals = func.__globals__
+    module_globals = func.__globals__ if globals_travel else {}
     named.extend(
         (f".__globals__[{name!r}]", module_globals[name])
         for name in sorted(_global_names(code))
@@ -134,8 +191,17 @@ def _function_groups(func: types.FunctionType) -> list[Group]:
     return [(named, _literal)]
 
 
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME"})
+
+
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """Names the code reads as globals: `co_names` also holds attribute names, and
+    `x.lock` must not ship a module global called `lock` (nor blame it)."""
+    names = {
+        instruction.argval
+        for instruction in dis.get_instructions(code)
+        if instruction.opname in _GLOBAL_OPS and isinstance(instruction.argval, str)
+    }
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
@@ -159,9 +225,23 @@ def _class_groups(cls: type) -> list[Group]:
 
 def _is_object_array(obj: Any) -> bool:
     cls = type(obj)
-    if cls.__name__ != "ndarray" or not cls.__module__.startswith("numpy"):
+    if cls.__name__ not in ("ndarray", "void") or not cls.__module__.startswith("numpy"):
         return False
     return obj.dtype.hasobject
+
+
+def _array_groups(array: Any) -> list[Group]:
+    """Elements of an object array; a structured one by field first (`arr['o'][1]`).
+
+    numpy hands out a structured array's elements as fresh `void` scalars that
+    reduce to fresh 0-d arrays, so walking elements would never meet a value twice
+    and never end; its object fields are plain object arrays instead.
+    """
+    names = array.dtype.names
+    if names:
+        fields = [(name, array[name]) for name in names if array.dtype.fields[name][0].hasobject]
+        return [(fields, _item_by_repr)]
+    return [(_ndenumerate(array), _item)]
 
 
 def _ndenumerate(array: Any) -> Iterator[tuple[Any, Any]]:
@@ -171,7 +251,24 @@ def _ndenumerate(array: Any) -> Iterator[tuple[Any, Any]]:
         yield (index[0] if len(index) == 1 else ", ".join(map(str, index))), value
 
 
-def _reduce_groups(obj: Any, reduced: Any) -> list[Group]:
+# Reconstructors of object's own reduction: its state comes from __getstate__.
+_DEFAULT = (copyreg.__newobj__, copyreg.__newobj_ex__, copyreg._reconstructor)
+
+
+def _field_names(obj: Any) -> tuple[str, ...]:
+    """A namedtuple's fields, read from its class (never from the instance)."""
+    fields = getattr(type(obj), "_fields", ())
+    if issubclass(type(obj), tuple) and isinstance(fields, tuple):
+        return tuple(name for name in fields if isinstance(name, str) and name.isidentifier())
+    return ()
+
+
+# A reduction made by the serializer's own reducer (a dispatch table entry or
+# `reducer_override`), not by a method of the object a path could call again.
+_BY_THE_SERIALIZER = ".<reduced by the serializer>"
+
+
+def _reduce_groups(obj: Any, reduced: Any, reduce_call: str) -> list[Group]:
     """Name the parts of a `__reduce__` value after the attributes they came from."""
     if isinstance(reduced, str):
         return []  # saved as a global, by reference
@@ -186,23 +283,31 @@ def _reduce_groups(obj: Any, reduced: Any) -> list[Group]:
     named: list[tuple[str | None, Any]] = []
     if func is copyreg.__newobj__ and args:
         named.append((OWNER, args[0]))
-        arguments = list(args[1:])
+        arguments = [(f"[{i}]", value) for i, value in enumerate(args[1:])]
+        if not issubclass(type(obj), tuple):  # a tuple's arguments are its items
+            arguments = [(".__getnewargs__()" + key, value) for key, value in arguments]
     elif func is copyreg.__newobj_ex__ and len(args) == 3:
         named.append((OWNER, args[0]))
-        arguments = [*args[1], *args[2].values()]
+        arguments = [(f".__getnewargs_ex__()[0][{i}]", value) for i, value in enumerate(args[1])]
+        arguments.extend(
+            (f".__getnewargs_ex__()[1][{key!r}]", value) for key, value in args[2].items()
+        )
     elif func is copyreg._reconstructor and len(args) == 3:
         named.append((OWNER, args[0]))
-        arguments = [args[2]]
+        arguments = [(f"{reduce_call}[1][2]", args[2])]
     else:
         named.append((OWNER, func))
-        arguments = list(args)
+        arguments = [(f"{reduce_call}[1][{i}]", value) for i, value in enumerate(args)]
     attributes = _attribute_values(obj, state)
     whole = next((name for name, value in attributes.items() if value is args), None)
     if whole is not None:  # e.g. an exception's reduction passes self.args itself
         named.extend((f".{whole}[{index}]", value) for index, value in enumerate(args))
     else:
-        named.extend(_name_by_identity(arguments, attributes, ".__getnewargs__()"))
-    named.extend(_state_parts(obj, state, attributes))
+        named.extend(_name_by_identity(arguments, attributes, _field_names(obj)))
+    named.extend(_state_parts(obj, state, attributes, reduce_call, custom=func not in _DEFAULT))
+    for position, items in (("fourth", list_items), ("fifth", dict_items)):
+        if items is not None and not hasattr(type(items), "__next__"):  # as pickle checks
+            raise _not_an_iterator(position, "__reduce__", items)
     groups: list[Group] = [(named, _literal)]
     if list_items is not None:
         groups.append((enumerate(list_items), _item))
@@ -211,7 +316,16 @@ def _reduce_groups(obj: Any, reduced: Any) -> list[Group]:
     return groups
 
 
-def _state_parts(obj: Any, state: Any, attributes: dict[str, Any]) -> list[tuple[str, Any]]:
+def _not_an_iterator(position: str, method: str, items: Any) -> TypeError:
+    return TypeError(
+        f"{position} element of the tuple returned by {method} must be an iterator,"
+        f" not {type(items).__name__}"
+    )
+
+
+def _state_parts(
+    obj: Any, state: Any, attributes: dict[str, Any], reduce_call: str, *, custom: bool
+) -> list[tuple[str, Any]]:
     if state is None:
         return []
     slots = None
@@ -228,9 +342,12 @@ def _state_parts(obj: Any, state: Any, attributes: dict[str, Any]) -> list[tuple
         fields = dataclasses.fields(obj)
         if len(fields) == len(state):
             return [(f".{field.name}", value) for field, value in zip(fields, state, strict=True)]
+    base = f"{reduce_call}[2]" if custom else ".__getstate__()"
     if isinstance(state, (tuple, list)):  # e.g. functools.partial: (func, args, keywords, dict)
-        return _name_by_identity(list(state), attributes, ".__getstate__()")
-    return _name_by_identity([state], attributes, ".__getstate__()")
+        values = [(f"{base}[{i}]", value) for i, value in enumerate(state)]
+    else:
+        values = [(base, state)]
+    return _name_by_identity(values, attributes)
 
 
 def _flatten_state_dict(state: dict[Any, Any]) -> list[tuple[str, Any]]:
@@ -247,25 +364,27 @@ def _flatten_state_dict(state: dict[Any, Any]) -> list[tuple[str, Any]]:
 
 
 def _name_by_identity(
-    values: list[Any], attributes: dict[str, Any], fallback: str
+    values: list[tuple[str, Any]], attributes: dict[str, Any], fields: tuple[str, ...] = ()
 ) -> list[tuple[str, Any]]:
+    """Reduction parts named after the attribute (or namedtuple field) holding them;
+    the rest keep the call that produced them, so every path resolves again."""
     by_id = {id(value): name for name, value in attributes.items()}
     named = []
-    for index, value in enumerate(values):
+    for index, (where, value) in enumerate(values):
         name = by_id.get(id(value))
-        if name is not None:
-            named.append((f".{name}", value))
-        else:
-            named.append((f"{fallback}[{index}]" if len(values) > 1 else fallback, value))
+        if name is None and index < len(fields):
+            name = fields[index]
+        named.append((f".{name}" if name is not None else where, value))
     return named
 
 
 def _attribute_values(obj: Any, state: Any) -> dict[str, Any]:
     """Attributes to name reduction parts by; bound methods add `__self__`/`__func__`."""
     found = instance_attributes(obj, state)
-    if isinstance(obj, (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)):
+    cls = type(obj)
+    if issubclass(cls, (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)):
         found["__self__"] = obj.__self__  # C-level attributes, free of side effects
-        if isinstance(obj, types.MethodType):
+        if issubclass(cls, types.MethodType):
             found["__func__"] = obj.__func__
     return found
 
@@ -299,7 +418,7 @@ def instance_attributes(obj: Any, state: Any = None, *, c_level: bool = True) ->
 def _instance_dict(obj: Any, state: Any) -> dict[str, Any]:
     if isinstance(state, dict):
         instance_dict = state
-    elif isinstance(obj, BaseException):
+    elif issubclass(type(obj), BaseException):
         # reading an exception's __dict__ creates one, which changes how it pickles
         reduced = BaseException.__reduce__(obj)
         instance_dict = reduced[2] if len(reduced) > 2 else None

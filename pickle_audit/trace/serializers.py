@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copyreg
 import pickle
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,8 @@ def get_serializer(name: str, protocol: int | None = None) -> Serializer:
         return _profile(cloudpickle, cloudpickle.DEFAULT_PROTOCOL, protocol)
     if name == "dill":
         dill = _import_optional("dill")
-        containers = {dict, list, tuple, set, frozenset}
+        # saved through their parts (bound methods: function and instance), so opened up
+        containers = {dict, list, tuple, set, frozenset, types.MethodType}
         opaque = frozenset(
             t for t in dill.Pickler.dispatch if isinstance(t, type) and t not in containers
         )

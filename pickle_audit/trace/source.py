@@ -96,21 +96,32 @@ def _matching_assignment(facts: Any, class_qualname: str, attribute: str, rule: 
 
 def _read_facts(filename: str, module: str) -> Any:
     try:
+        source = Path(filename).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # unreadable source only costs the hint
+        return None
+    return _facts_of_source(source, filename, module)
+
+
+@functools.lru_cache(maxsize=32)
+def _facts_of_source(source: str, filename: str, module: str) -> Any:
+    """Parsing a module costs far more than the failing dump it explains, so the
+    facts are kept per file *content*: an audit in a loop parses each file once,
+    and an edited file (new content) is parsed again."""
+    try:
         from pickle_audit.lint.facts import extract_facts
     except ImportError:  # an install without the linter: sources are best effort
         return None
     try:
-        source = Path(filename).read_text(encoding="utf-8")
         return extract_facts(source, filename, module)
-    except Exception:  # unreadable or unparsable source only costs the hint
+    except Exception:  # unparsable source only costs the hint
         return None
 
 
 def function_source(value: Any) -> str | None:
     """`file:line` of the def of a function, a method's function or a partial's function."""
-    while isinstance(value, (functools.partial, types.MethodType)):
-        value = value.func if isinstance(value, functools.partial) else value.__func__
-    code = getattr(value, "__code__", None) if isinstance(value, types.FunctionType) else None
+    while issubclass(type(value), (functools.partial, types.MethodType)):
+        value = value.func if issubclass(type(value), functools.partial) else value.__func__
+    code = value.__code__ if issubclass(type(value), types.FunctionType) else None
     if code is None or not os.path.exists(code.co_filename):
         return None
     return f"{display_path(code.co_filename)}:{code.co_firstlineno}"

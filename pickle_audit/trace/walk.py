@@ -16,6 +16,7 @@ without probing down to the leaves, where nesting no longer matters.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,56 @@ _IN_PROGRESS, _BAD, _OK = 0, 1, 2
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How long one walk may take and how many objects it may open: a graph too big
+    to explain in time is reported as such rather than hanging the caller."""
+
+    seconds: float = 30.0
+    objects: int = 5_000_000
+
+
+DEFAULT_BUDGET = Budget()
+_CHECK_EVERY = 1024  # objects between clock reads
+
+
+class WalkStopped(Exception):
+    """The budget ran out: the leaves found so far are reported, and this says so."""
+
+    def __init__(self, budget: Budget, visited: int, error: BaseException) -> None:
+        super().__init__(budget, visited, error)
+        self.budget = budget
+        self.visited = visited
+        self.error = error
+
+    def __str__(self) -> str:
+        return (
+            f"{type(self.error).__name__}: {self.error} (the search for the failing part stopped"
+            f" after {self.visited:,} objects, at its budget of {self.budget.seconds:g} s /"
+            f" {self.budget.objects:,} objects: parts not examined may hold more problems)"
+        )
+
+
+class WalkFailed(Exception):
+    """The serializer fails on the object, and the object breaks the walk itself too."""
+
+    def __init__(self, error: BaseException, walk_error: BaseException) -> None:
+        super().__init__(error, walk_error)
+        self.error = error
+        self.walk_error = walk_error
+
+    def __str__(self) -> str:
+        walk_error = self.walk_error
+        return (
+            f"{type(self.error).__name__}: {self.error} (no part of it could be opened:"
+            f" {type(walk_error).__name__}: {walk_error})"
+        )
+
+
+class _OutOfBudget(BaseException):
+    """Not an Exception: no handler inside the walk may mistake it for the object's own."""
+
+
+@dataclass(frozen=True)
 class Leaf:
     """One bad value as the walk found it, before it is described for users."""
 
@@ -74,6 +125,7 @@ class Leaf:
 
 class _Frame:
     __slots__ = (
+        "back_refs",
         "deep",
         "error",
         "failed_child",
@@ -98,6 +150,7 @@ class _Frame:
         self.iterator: Iterator[tuple[Any, Any]] | None = None
         self.formatter: Callable[[Any], str | None] = str
         self.failed_child = False
+        self.back_refs: set[int] = set()
         self.own_problem = False
         self.deep = error is UNKNOWN
         # The latest complex child, probed only once the next one shows up: the last
@@ -141,7 +194,12 @@ def _complex_children(groups: list[Group]) -> int:
 class Walker:
     """One walk over one object graph; not reusable."""
 
-    def __init__(self, serializer: Any, pickler: Any, probe: Probe) -> None:
+    def __init__(
+        self, serializer: Any, pickler: Any, probe: Probe, budget: Budget = DEFAULT_BUDGET
+    ) -> None:
+        self._budget = budget
+        self._deadline = time.monotonic() + budget.seconds
+        self._entered = 0
         self._serializer = serializer
         self._pickler = pickler
         self._probe = probe
@@ -161,15 +219,31 @@ class Walker:
         for root, name, error in roots:
             if id(root) in self._status:
                 continue
-            self._enter(root, (None, name), None, error)
-            while self._stack:
-                frame = self._stack[-1]
-                if not self._advance(frame):
-                    self._stack.pop()
-                    self._finish(frame)
+            try:
+                self._enter(root, (None, name), None, error)
+                while self._stack:
+                    frame = self._stack[-1]
+                    if not self._advance(frame):
+                        self._stack.pop()
+                        self._finish(frame)
+            except _OutOfBudget:
+                self._stack.clear()
+                stopped = WalkStopped(self._budget, self._entered, error)
+                self._leaves.append(Leaf(root, root, name, (name,), None, stopped))
+                self._status[id(root)] = _BAD
+                break
         return self._leaves
 
+    def found_bad(self, root: Any) -> bool:
+        """Whether the walk pinned the failure of `root` on something it reported."""
+        return self._status.get(id(root)) == _BAD
+
     def _enter(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
+        self._entered += 1
+        if not self._entered % _CHECK_EVERY and (
+            self._entered >= self._budget.objects or time.monotonic() > self._deadline
+        ):
+            raise _OutOfBudget
         self._status[id(obj)] = _IN_PROGRESS
         self._keep.append(obj)
         if rule_for_value(obj) in _WHOLE_VALUE_RULES:
@@ -212,33 +286,52 @@ class Walker:
                 frame.group_index += 1
                 frame.iterator = iter(iterable)
             formatter = frame.formatter
-            for key, value in frame.iterator:
-                if type(value) in ATOMIC_TYPES:
-                    continue
-                known = status_of(id(value))
-                if known is not None:
-                    if known != _OK:
-                        frame.failed_child = True
-                    continue
-                if frame.deep:
-                    self._enter(value, (frame.path, formatter(key)), frame.obj, UNKNOWN)
-                    return True
-                previous, frame.pending = frame.pending, (value, key, formatter)
-                if previous is None:
-                    continue
-                if raw_dump is not None and status_of(id(previous[0])) is None:
-                    try:  # the common case, inlined: the previous child pickles
-                        raw_dump(previous[0])
+            try:
+                for key, value in frame.iterator:
+                    if type(value) in ATOMIC_TYPES:
                         continue
-                    except Exception as error:
-                        self._reset()
-                        self._enter(
-                            previous[0], (frame.path, previous[2](previous[1])), frame.obj, error
-                        )
+                    known = status_of(id(value))
+                    if known is not None:
+                        self._note_visited(frame, value, known)
+                        continue
+                    if frame.deep:
+                        self._enter(value, (frame.path, formatter(key)), frame.obj, UNKNOWN)
                         return True
-                if self._descend_if_failing(frame, previous, None):
-                    return True
+                    previous, frame.pending = frame.pending, (value, key, formatter)
+                    if previous is None:
+                        continue
+                    if raw_dump is not None and status_of(id(previous[0])) is None:
+                        try:  # the common case, inlined: the previous child pickles
+                            raw_dump(previous[0])
+                            continue
+                        except Exception as error:
+                            self._reset()
+                            self._enter(
+                                previous[0],
+                                (frame.path, previous[2](previous[1])),
+                                frame.obj,
+                                error,
+                            )
+                            return True
+                    if self._descend_if_failing(frame, previous, None):
+                        return True
+            except Exception as error:  # the object's own items raised (a lazy reduction)
+                self._items_failed(frame, error)
             frame.iterator = None
+
+    def _items_failed(self, frame: _Frame, error: Exception) -> None:
+        """The serializer fails on `frame.obj` with this same error when it iterates."""
+        if not frame.own_problem:
+            frame.own_problem = True
+            self._record(frame.obj, frame.path, frame.holder, error)
+
+    def _note_visited(self, frame: _Frame, value: Any, known: int) -> None:
+        """A child seen before: a bad one explains the parent's failure; one still in
+        progress (an ancestor) does not yet: that ancestor is judged when it finishes."""
+        if known == _BAD:
+            frame.failed_child = True
+        elif known == _IN_PROGRESS:
+            frame.back_refs.add(id(value))
 
     def _settle_last(self, frame: _Frame) -> bool:
         """The last complex child: assumed bad when nothing else explains the failure."""
@@ -248,7 +341,9 @@ class Walker:
         parent_failed_plainly = frame.error is ASSUMED or not isinstance(
             frame.error, (RecursionError, _Unknown)
         )
-        assumption = ASSUMED if parent_failed_plainly and not frame.failed_child else None
+        # A child leading back to an ancestor may be all that fails: then probe the last one.
+        explained_elsewhere = frame.failed_child or frame.back_refs
+        assumption = ASSUMED if parent_failed_plainly and not explained_elsewhere else None
         return self._descend_if_failing(frame, last, assumption)
 
     def _descend_if_failing(
@@ -257,8 +352,7 @@ class Walker:
         value, key, formatter = child
         known = self._status.get(id(value))  # it may have been visited meanwhile
         if known is not None:
-            if known != _OK:
-                frame.failed_child = True
+            self._note_visited(frame, value, known)
             return False
         if error is None:
             error = self._probe(value)
@@ -268,7 +362,15 @@ class Walker:
         return True
 
     def _finish(self, frame: _Frame) -> None:
+        frame.back_refs.discard(id(frame.obj))
         if not frame.failed_child and not frame.own_problem:
+            if frame.back_refs:
+                # It leads back to an ancestor still being walked, whose own failure may be
+                # all that fails here: the ancestor is reported, not this path to it.
+                self._status[id(frame.obj)] = _BAD
+                if self._stack:
+                    self._stack[-1].back_refs |= frame.back_refs
+                return
             if frame.error is ASSUMED:  # no child explains it: the node's own verdict
                 frame.error = self._probe(frame.obj)
             if frame.error is UNKNOWN or frame.error is None:
