@@ -31,8 +31,17 @@ def line_of(tmp_path: Path, marker: str) -> int:
     return next(number for number, line in enumerate(lines, 1) if marker in line)
 
 
-def headline(result: subprocess.CompletedProcess) -> str:
-    return result.stderr.splitlines()[0]
+def assert_stopped_at(
+    result: subprocess.CompletedProcess, tmp_path: Path, marker: str, call: str, leaf: str
+) -> None:
+    """Exit 1, the report's first line names the marked line and the call, and `leaf`
+    (path, type and rule) is among the problems."""
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"job.py:{line_of(tmp_path, marker)}: {call} sends a payload that cannot be pickled"
+        " with pickle: 1 problem"
+    )
+    assert f"  {leaf}" in result.stderr
 
 
 @pytest.mark.timeout(200)
@@ -47,12 +56,13 @@ def test_a_pool_made_by_multiprocessing_pool_has_its_initializer_audited(tmp_pat
                 print(pool.apply(abs, (-1,)))
         """,
     )
-    assert result.returncode == 1, result.stderr
-    assert headline(result) == (
-        f"job.py:{line_of(tmp_path, 'initializer=lambda')}: Pool(initializer=...) sends a"
-        " payload that cannot be pickled with pickle: 1 problem"
+    assert_stopped_at(
+        result,
+        tmp_path,
+        "initializer=lambda",
+        "Pool(initializer=...)",
+        "initializer  function  PA101",
     )
-    assert "  initializer  function  PA101" in result.stderr
 
 
 @pytest.mark.timeout(200)
@@ -77,12 +87,9 @@ def test_an_endless_iterator_is_audited_item_by_item_as_the_pool_takes_it(tmp_pa
                         break
         """,
     )
-    assert result.returncode == 1, result.stderr
-    assert headline(result) == (
-        f"job.py:{line_of(tmp_path, '# the imap line')}: Pool.imap(...) sends a payload"
-        " that cannot be pickled with pickle: 1 problem"
+    assert_stopped_at(
+        result, tmp_path, "# the imap line", "Pool.imap(...)", "args[0][40]  function  PA101"
     )
-    assert "  args[0][40]  function  PA101" in result.stderr
     assert result.stderr.splitlines()[-1] == (
         "pickle-audit trace: stopped job.py at its first bad payload"
     )
@@ -152,12 +159,13 @@ def test_run_in_executor_with_a_process_pool_is_audited_at_the_users_line(tmp_pa
             asyncio.run(main())
         """,
     )
-    assert result.returncode == 1, result.stderr
-    assert headline(result) == (
-        f"job.py:{line_of(tmp_path, '# the call')}: ProcessPoolExecutor.submit(...) sends a"
-        " payload that cannot be pickled with pickle: 1 problem"
+    assert_stopped_at(
+        result,
+        tmp_path,
+        "# the call",
+        "ProcessPoolExecutor.submit(...)",
+        "args[0]  _thread.lock  PA105",
     )
-    assert "  args[0]  _thread.lock  PA105" in result.stderr
 
 
 @pytest.mark.timeout(200)
@@ -177,7 +185,7 @@ def test_joblib_parallel_is_audited_with_cloudpickle(tmp_path):
         """,
     )
     assert result.returncode == 1, result.stderr
-    first = headline(result)
+    first = result.stderr.splitlines()[0]
     assert first.startswith(f"job.py:{line_of(tmp_path, '# the call')}: ")
     assert first.endswith("sends a payload that cannot be pickled with cloudpickle: 1 problem")
     assert "_thread.lock  PA105" in result.stderr
@@ -198,9 +206,6 @@ def test_a_value_stored_into_a_manager_proxy_is_audited(tmp_path):
                 shared["guard"] = threading.Lock()  # the store
         """,
     )
-    assert result.returncode == 1, result.stderr
-    assert headline(result) == (
-        f"job.py:{line_of(tmp_path, '# the store')}: Manager() proxy call(...) sends a payload"
-        " that cannot be pickled with pickle: 1 problem"
+    assert_stopped_at(
+        result, tmp_path, "# the store", "Manager() proxy call(...)", "args[1]  _thread.lock  PA105"
     )
-    assert "  args[1]  _thread.lock  PA105" in result.stderr
