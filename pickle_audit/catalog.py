@@ -22,6 +22,7 @@ class Rule:
     severity: Severity
     summary: str
     fix: str
+    trace_only: bool = False  # only a run can tell (values that exist only at run time)
 
 
 _RULES = (
@@ -128,6 +129,16 @@ _RULES = (
         "error",
         "a function or class defined under if __name__ == '__main__': handed to a boundary",
         "define it at module level, outside the __main__ guard",
+    ),
+    Rule(
+        "PA204",
+        "global-changed-after-import",
+        "error",
+        "a task reads a module global that the parent changed after import: workers started"
+        " by spawn or forkserver import the module afresh and see another value",
+        "pass the value to the task (or to the pool's initializer) instead of changing the"
+        " global after import",
+        trace_only=True,
     ),
     Rule(
         "PA301",

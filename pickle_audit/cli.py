@@ -24,6 +24,7 @@ from pickle_audit.atomic import write_atomically
 from pickle_audit.catalog import RULES
 from pickle_audit.config import (
     START_METHODS,
+    TRACE_START_METHODS,
     Config,
     ConfigError,
     find_project_root,
@@ -457,6 +458,13 @@ _SERIALIZER_CHOICE = click.Choice(["pickle", "cloudpickle", "dill"])
     help="Judge every payload by this serializer [default: each boundary's own].",
 )
 @click.option("--keep-going", is_flag=True, help="Record every bad payload instead of stopping.")
+@click.option(
+    "--start-method",
+    type=click.Choice(TRACE_START_METHODS),
+    default=None,
+    help="Run as where this is the default start method (forkserver: Linux from Python 3.14;"
+    " spawn: macOS, Windows) [default: this Python's].",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option(
     "--output",
@@ -468,6 +476,7 @@ _SERIALIZER_CHOICE = click.Choice(["pickle", "cloudpickle", "dill"])
 def trace(
     serializer: str | None,
     keep_going: bool,
+    start_method: str | None,
     fmt: str,
     output: Path | None,
     script: Path,
@@ -476,8 +485,12 @@ def trace(
     """Run SCRIPT as __main__ and audit every payload at a process boundary.
 
     Stops at the first bad payload (exit 1) naming the call site, unless
-    --keep-going; a clean run exits with the script's own status.
+    --keep-going; a clean run exits with the script's own status. With
+    --start-method, also reports payloads pickled only under that method and
+    module globals its workers would see differently (PA204).
     """
+    import multiprocessing
+
     from pickle_audit.trace.runner import run_script
     from pickle_audit.trace.serializers import SerializerUnavailable, get_serializer
 
@@ -486,7 +499,15 @@ def trace(
             get_serializer(serializer)
     except SerializerUnavailable as error:
         raise UsageProblem(str(error)) from None
-    outcome = run_script(script, list(script_args), serializer=serializer, keep_going=keep_going)
+    if start_method is not None and start_method not in multiprocessing.get_all_start_methods():
+        raise UsageProblem(f"start method {start_method!r} is not available on this platform")
+    outcome = run_script(
+        script,
+        list(script_args),
+        serializer=serializer,
+        keep_going=keep_going,
+        start_method=start_method,
+    )
     text = outcome.format_json() if fmt == "json" else outcome.format_text()
     if output is not None:
         try:

@@ -218,6 +218,7 @@ SEVERITIES = ("warning", "error")
 # "portable": judge what a process start pickles as spawn and forkserver do (the
 # default on macOS and Windows, and on Linux from Python 3.14)
 START_METHODS = ("portable", "fork", "spawn", "forkserver")
+TRACE_START_METHODS = START_METHODS[1:]  # a run has one real start method
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[Any, str, Path], str]:

@@ -32,7 +32,9 @@ def line_of(path: Path, marker: str) -> int:
 
 LAMBDA_LINE = line_of(BOUNDARIES, "return (lambda: good)")
 
-# --bad NAME -> (boundary, call-site marker, path of the lambda in the payload)
+# --bad NAME -> (boundary, call-site marker, path of the lambda in the payload);
+# a forked child inherits its target and initializer: those are pickled only under spawn
+SPAWN_ONLY = {"initializer", "process"}
 BOUNDARY_CASES = {
     "submit": ("ProcessPoolExecutor.submit", 'step("submit"', "args[0]"),
     "kwargs": ("ProcessPoolExecutor.submit", 'step("kwargs"', "kwargs['y']"),
@@ -55,12 +57,15 @@ BOUNDARY_CASES = {
 @pytest.mark.parametrize("bad", sorted(BOUNDARY_CASES))
 def test_trace_stops_at_the_bad_boundary_call(bad):
     boundary, marker, path = BOUNDARY_CASES[bad]
-    result = pickle_audit("trace", str(BOUNDARIES.relative_to(ROOT)), "--bad", bad)
+    start = ["--start-method", "spawn"] if bad in SPAWN_ONLY else []
+    result = pickle_audit("trace", *start, str(BOUNDARIES.relative_to(ROOT)), "--bad", bad)
     assert result.returncode == 1, result.stderr
     call_site = f"fixtures/scripts/boundaries.py:{line_of(BOUNDARIES, marker)}"
     call = boundary if boundary.endswith(")") else f"{boundary}(...)"
+    note = "  pickled because processes start by spawn here; under fork the child inherits it"
     expected = [
         f"{call_site}: {call} sends a payload that cannot be pickled with pickle: 1 problem",
+        *([note] if start else []),
         f"  {path}  function  PA101",
         f"      AttributeError: {LOCAL_OBJECT} 'main.<locals>.payload.<locals>.<lambda>'",
         f"      source: fixtures/scripts/boundaries.py:{LAMBDA_LINE}",
@@ -73,8 +78,20 @@ def test_trace_stops_at_the_bad_boundary_call(bad):
 
 
 @pytest.mark.timeout(120)
-def test_clean_run_keeps_the_scripts_status_and_output():
-    result = pickle_audit("trace", str(BOUNDARIES.relative_to(ROOT)), "--status", "5")
+@pytest.mark.parametrize("bad", sorted(SPAWN_ONLY))
+def test_under_fork_the_inherited_payloads_are_not_pickled_and_not_reported(bad):
+    result = pickle_audit("trace", str(BOUNDARIES.relative_to(ROOT)), "--bad", bad)
+    assert result.returncode == 3, result.stderr  # the script ran to its end
+    assert result.stderr.splitlines()[-1] == (
+        "pickle-audit trace: 0 bad payloads in 11 checked; fixtures/scripts/boundaries.py"
+        " exited with status 3"
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("start", "checked"), [((), 11), (("--start-method", "spawn"), 16)])
+def test_clean_run_keeps_the_scripts_status_and_output(start, checked):
+    result = pickle_audit("trace", *start, str(BOUNDARIES.relative_to(ROOT)), "--status", "5")
     assert result.returncode == 5, result.stderr
     assert result.stdout.splitlines() == [
         "initializer None",
@@ -90,8 +107,8 @@ def test_clean_run_keeps_the_scripts_status_and_output():
         "recv [7]",
     ]
     assert result.stderr.splitlines() == [
-        "pickle-audit trace: 0 bad payloads in 16 checked; fixtures/scripts/boundaries.py"
-        " exited with status 5"
+        f"pickle-audit trace: 0 bad payloads in {checked} checked;"
+        " fixtures/scripts/boundaries.py exited with status 5"
     ]
 
 
@@ -113,10 +130,10 @@ def test_keep_going_collects_every_bad_payload_as_json(tmp_path):
     assert report["version"] == 1
     assert report["stopped"] is False
     assert report["exit_status"] == 3  # the script ran to its end
-    # 2 x the executor's constructor, the pool's (through multiprocessing's context),
     # 2 x submit, map, apply_async, starmap, imap's function and its one item (audited as
-    # the pool takes it), 2 x Queue.put, 2 x Process.start, 2 x send
-    assert report["payloads_checked"] == 16
+    # the pool takes it), 2 x Queue.put, 2 x send; forked children inherit their targets
+    # and initializers
+    assert report["payloads_checked"] == 11
     assert [
         (v["boundary"], v["serializer"], [p["path"] for p in v["problems"]])
         for v in report["violations"]

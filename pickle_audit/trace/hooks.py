@@ -27,6 +27,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
+import multiprocessing.pool
 import os
 import sys
 import sysconfig
@@ -35,8 +36,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pickle_audit.catalog import get_rule
 from pickle_audit.findings import Problem
+from pickle_audit.trace.divergence import Divergence, ImportTimeValues, divergences
 from pickle_audit.trace.source import display_path
+from pickle_audit.trace.start_methods import method_of_context, method_of_pool, method_of_process
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Boundary:
     args_root: str = "args"  # ... and the positional values
     from_libraries: bool = False  # an entry point: audited when library code calls it too
     title: str | None = None  # how reports name the call, when not `Owner.method`
+    inherited_under_fork: bool = False  # a forked child inherits it: pickled only otherwise
 
     @property
     def label(self) -> str:
@@ -109,6 +114,7 @@ def _initializer(module: str, owner: str) -> Boundary:
         fn_root="initializer",
         args_root="initargs",
         from_libraries=True,
+        inherited_under_fork=True,
     )
 
 
@@ -138,7 +144,14 @@ BOUNDARIES: tuple[Boundary, ...] = (
     _pool("imap_unordered", "iterable"),
     _pool("starmap", "iterable"),
     _pool("starmap_async", "iterable"),
-    Boundary("multiprocessing.process", "BaseProcess", "start", "pickle", public_owner="Process"),
+    Boundary(
+        "multiprocessing.process",
+        "BaseProcess",
+        "start",
+        "pickle",
+        public_owner="Process",
+        inherited_under_fork=True,
+    ),
     Boundary("multiprocessing.queues", "Queue", "put", "pickle", None, "obj", "value"),
     Boundary("multiprocessing.queues", "JoinableQueue", "put", "pickle", None, "obj", "value"),
     Boundary("multiprocessing.queues", "SimpleQueue", "put", "pickle", None, "obj", "value"),
@@ -214,6 +227,17 @@ class Violation:
     call_site: str  # "file:line" of the user's call
     serializer: str
     problems: tuple[Problem, ...]
+    start_method: str | None = None  # set when only this start method pickles the payload
+
+
+@dataclass(frozen=True)
+class StaleGlobals:
+    """Globals a task reads that workers started by spawn/forkserver see differently."""
+
+    boundary: str
+    call_site: str
+    start_method: str
+    globals: tuple[Divergence, ...]
 
 
 class PayloadRejected(BaseException):
@@ -243,6 +267,7 @@ class Interceptions:
     """What the interceptor saw; filled while the script runs."""
 
     violations: list[Violation] = field(default_factory=list)
+    stale_globals: list[StaleGlobals] = field(default_factory=list)
     payloads_checked: int = 0
 
 
@@ -280,6 +305,8 @@ class Interceptor:
         self._lock = threading.Lock()
         self._active = threading.local()  # boundary calls running in this thread
         self._library_roots = _library_roots()
+        self._import_values = ImportTimeValues()
+        self._stale_seen: set[tuple[str, str]] = set()  # (module, name): reported once
 
     def __enter__(self) -> Interceptor:
         for module_name in _STDLIB_MODULES:
@@ -322,10 +349,21 @@ class Interceptor:
                 bound = signature.bind(*args, **kwargs)
             except TypeError:  # a wrong call: let the library say what is wrong with it
                 return original(*args, **kwargs)
+            method = _start_method(boundary, bound)
+            if boundary.inherited_under_fork and method == "fork":
+                return original(*bound.args, **bound.kwargs)  # inherited: nothing is pickled
             call_site = interceptor._call_site()
             roots = _payload_roots(boundary, bound)
             interceptor._audit_lazily(boundary, bound, call_site)
-            interceptor._check(boundary, roots, call_site)
+            if method in ("spawn", "forkserver"):
+                interceptor._check_globals(boundary, roots, call_site, method)
+            only = method if boundary.inherited_under_fork else None
+            try:
+                interceptor._check(boundary, roots, call_site, only)
+            except PayloadRejected:
+                if boundary.method == "__init__":
+                    _never_started(args[0])
+                raise
             active.depth = getattr(active, "depth", 0) + 1
             try:
                 return original(*bound.args, **bound.kwargs)
@@ -393,7 +431,30 @@ class Interceptor:
             return "<unknown>"
         return f"{display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
 
-    def _check(self, boundary: Boundary, roots: list[tuple[str, Any]], call_site: str) -> None:
+    def _check_globals(
+        self, boundary: Boundary, roots: list[tuple[str, Any]], call_site: str, method: str
+    ) -> None:
+        """Globals the task reads that a freshly imported worker sees differently."""
+        task = next((value for name, value in roots if name == boundary.fn_root), None)
+        if task is None:
+            return
+        found, failures = divergences(task, self._import_values)
+        for failure in failures:
+            print(f"pickle-audit trace: cannot compare globals: {failure}", file=sys.stderr)
+        with self._lock:
+            new = [d for d in found if (d.module, d.name) not in self._stale_seen]
+            self._stale_seen.update((d.module, d.name) for d in new)
+            if new:
+                stale = StaleGlobals(boundary.label, call_site, method, tuple(new))
+                self.result.stale_globals.append(stale)
+
+    def _check(
+        self,
+        boundary: Boundary,
+        roots: list[tuple[str, Any]],
+        call_site: str,
+        start_method: str | None = None,
+    ) -> None:
         from pickle_audit.trace.audit import audit_payload
 
         serializer = self._serializer_override or boundary.serializer
@@ -410,11 +471,30 @@ class Interceptor:
             self.result.payloads_checked += 1
         if not problems:
             return
-        violation = Violation(boundary.label, call_site, serializer, tuple(problems))
+        violation = Violation(boundary.label, call_site, serializer, tuple(problems), start_method)
         with self._lock:
             self.result.violations.append(violation)
         if not self._keep_going:
             raise PayloadRejected(violation)
+
+
+def _never_started(pool: Any) -> None:
+    """A pool stopped before its constructor ran: `Pool.__del__` would fail on it."""
+    if isinstance(pool, multiprocessing.pool.Pool):
+        pool._state = multiprocessing.pool.CLOSE
+
+
+def _start_method(boundary: Boundary, bound: inspect.BoundArguments) -> str | None:
+    """How the processes this call feeds start; None where that does not matter."""
+    arguments = bound.arguments
+    receiver = next(iter(arguments.values()), None)
+    if boundary.method == "start":
+        return method_of_process(receiver)
+    if boundary.method == "__init__":
+        return method_of_context(arguments.get("mp_context", arguments.get("context")))
+    if boundary.module in ("concurrent.futures.process", "multiprocessing.pool"):
+        return method_of_pool(receiver)
+    return None
 
 
 def _payload_roots(boundary: Boundary, bound: inspect.BoundArguments) -> list[tuple[str, Any]]:
@@ -518,5 +598,25 @@ def iter_violation_lines(violation: Violation) -> Iterator[str]:
         f"{violation.call_site}: {call} sends a payload that cannot be"
         f" pickled with {violation.serializer}: {count} {noun}"
     )
+    if violation.start_method is not None:
+        yield (
+            f"  pickled because processes start by {violation.start_method} here;"
+            " under fork the child inherits it"
+        )
     for problem in violation.problems:
         yield from format_problem(problem)
+
+
+def iter_stale_lines(stale: StaleGlobals) -> Iterator[str]:
+    call = stale.boundary if stale.boundary.endswith(")") else f"{stale.boundary}(...)"
+    count = len(stale.globals)
+    noun = "global" if count == 1 else "globals"
+    yield (
+        f"{stale.call_site}: {call} runs code in workers started by {stale.start_method},"
+        f" which see {count} {noun} other than this process does"
+    )
+    for divergence in stale.globals:
+        yield f"  {divergence.module}.{divergence.name}  PA204"
+        yield f"      {divergence.describe()}"
+        yield f"      source: {divergence.source} ({divergence.function} reads it)"
+        yield f"      fix: {get_rule('PA204').fix}"

@@ -6,10 +6,19 @@ import json
 import runpy
 import sys
 import traceback
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pickle_audit.trace.hooks import Interceptor, PayloadRejected, Violation, iter_violation_lines
+from pickle_audit.trace.hooks import (
+    Interceptor,
+    PayloadRejected,
+    StaleGlobals,
+    Violation,
+    iter_stale_lines,
+    iter_violation_lines,
+)
+from pickle_audit.trace.start_methods import start_method_as_default
 
 
 @dataclass(frozen=True)
@@ -21,22 +30,30 @@ class TraceOutcome:
     stopped: bool  # stopped at the first bad payload (no --keep-going)
     payloads_checked: int
     violations: tuple[Violation, ...]
+    stale_globals: tuple[StaleGlobals, ...] = ()
 
     @property
     def status(self) -> int:
-        """The command's exit status: 1 for any bad payload, else the script's own."""
-        return 1 if self.violations else self.exit_status
+        """The command's exit status: 1 for any bad payload or stale global, else the
+        script's own."""
+        return 1 if self.violations or self.stale_globals else self.exit_status
 
     def format_text(self) -> str:
         lines = [line for v in self.violations for line in iter_violation_lines(v)]
+        lines.extend(line for stale in self.stale_globals for line in iter_stale_lines(stale))
         count = len(self.violations)
+        stale = sum(len(s.globals) for s in self.stale_globals)
+        also = f"; {stale} global{'s' if stale != 1 else ''} seen differently by workers"
         if self.stopped:
-            lines.append(f"pickle-audit trace: stopped {self.script} at its first bad payload")
+            lines.append(
+                f"pickle-audit trace: stopped {self.script} at its first bad payload"
+                f"{also if stale else ''}"
+            )
         else:
             lines.append(
                 f"pickle-audit trace: {count} bad payload{'s' if count != 1 else ''} in"
-                f" {self.payloads_checked} checked; {self.script} exited with"
-                f" status {self.exit_status}"
+                f" {self.payloads_checked} checked{also if stale else ''}; {self.script}"
+                f" exited with status {self.exit_status}"
             )
         return "\n".join(lines)
 
@@ -53,26 +70,35 @@ class TraceOutcome:
                         "boundary": v.boundary,
                         "call_site": v.call_site,
                         "serializer": v.serializer,
+                        "start_method": v.start_method,
                         "problems": [asdict(p) for p in v.problems],
                     }
                     for v in self.violations
                 ],
+                "stale_globals": [asdict(stale) for stale in self.stale_globals],
             },
             indent=2,
         )
 
 
 def run_script(
-    script: Path, argv: list[str], *, serializer: str | None = None, keep_going: bool = False
+    script: Path,
+    argv: list[str],
+    *,
+    serializer: str | None = None,
+    keep_going: bool = False,
+    start_method: str | None = None,
 ) -> TraceOutcome:
-    """Run `script` the way `python script.py ARGS` would, with boundaries intercepted."""
+    """Run `script` the way `python script.py ARGS` would, with boundaries intercepted;
+    with `start_method`, as it runs where that is the default start method."""
     interceptor = Interceptor(serializer=serializer, keep_going=keep_going)
+    default = start_method_as_default(start_method) if start_method else nullcontext()
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     sys.argv = [str(script), *argv]
     sys.path.insert(0, str(script.resolve().parent))
     exit_status, stopped = 0, False
     try:
-        with interceptor:
+        with default, interceptor:
             runpy.run_path(str(script), run_name="__main__")
     except PayloadRejected:
         stopped = True
@@ -90,6 +116,7 @@ def run_script(
         stopped,
         interceptor.result.payloads_checked,
         tuple(interceptor.result.violations),
+        tuple(interceptor.result.stale_globals),
     )
 
 
