@@ -1,22 +1,40 @@
 """Speed of the runtime tracer, side by side with pickle itself and dill.detect.
 
-    python benchmarks/trace_speed.py [--items 200000] [--cap 60]
+    python benchmarks/trace_speed.py [--items 200000] [--depth 400] [--cap 60]
 
-On a list of small dicts: `pickle.dumps` of the clean list (the baseline),
-`audit` of the clean list (target <= 1.3x), `audit` of the same list with one
-lambda in the middle (target <= 5x), and `dill.detect.baditems` of that list,
-run in a subprocess that is killed after `--cap` seconds.
+Every ratio is against `pickle.dumps` of the same object made clean (the lambda
+replaced by a number, the stored dict view by a list), in one process, in
+interleaved rounds:
+
+- a graph: a list of small dicts, clean (target <= 1.1x) and with one lambda in
+  the middle (target <= 3x);
+- deep nesting: a lambda at the bottom of a list nested `--depth` levels, as deep
+  as pickle goes on every supported Python with the default recursion limit
+  (target <= 3x);
+- README's qcmanybody core (the water dimer of fixtures/scripts/qc_bound_method.py),
+  clean (<= 1.1x) and with its stored dict view (<= 3x, and <= 5 ms after the
+  first call, which parses qcmanybody's source once); skipped without qcmanybody;
+- too deep: a list nested 100,000 levels, which pickle refuses at once with
+  RecursionError (no target: the ratio is against that refusal);
+- `dill.detect.baditems` of the failing graph, in a subprocess killed after `--cap`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import gc
 import pickle
+import runpy
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_items(count: int, *, with_lambda: bool) -> list[dict]:
@@ -24,6 +42,12 @@ def make_items(count: int, *, with_lambda: bool) -> list[dict]:
     if with_lambda:
         items[count // 2] = {"id": -1, "name": "bad", "weight": lambda x: x}
     return items
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    for _ in range(depth):
+        leaf = [leaf]
+    return leaf
 
 
 def best_times(repeats: int, contenders: list[Callable[[], object]]) -> list[float]:
@@ -69,9 +93,30 @@ def time_baditems(count: int, cap: float) -> float | None:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def refused(obj: Any) -> Callable[[], None]:
+    def dump() -> None:
+        with contextlib.suppress(RecursionError):
+            pickle.dumps(obj)
+
+    return dump
+
+
+def qcmanybody_cores() -> tuple[Any, Any] | None:
+    """README's core with its dict view, and a copy with a list instead."""
+    try:
+        make_core = runpy.run_path(str(ROOT / "fixtures" / "scripts" / "qc_bound_method.py"))
+    except ImportError:
+        return None
+    core = make_core["make_core"]()
+    clean = copy.copy(core)
+    clean.mc_levels = list(core.mc_levels)
+    return core, clean
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--depth", type=int, default=400)
     parser.add_argument("--cap", type=float, default=60.0, help="seconds for dill.detect")
     parser.add_argument("--repeats", type=int, default=5)
     options = parser.parse_args()
@@ -80,34 +125,66 @@ def main() -> None:
 
     clean = make_items(options.items, with_lambda=False)
     bad = make_items(options.items, with_lambda=True)
-    report = audit(bad)
-    assert [p.path for p in report.problems] == [f"obj[{options.items // 2}]['weight']"]
+    assert [p.path for p in audit(bad).problems] == [f"obj[{options.items // 2}]['weight']"]
     assert audit(clean).ok
+    deep_clean, deep_bad = nested(options.depth, 1), nested(options.depth, lambda: 1)
+    assert audit(deep_clean).ok and [p.rule for p in audit(deep_bad).problems] == ["PA101"]
+    too_deep = nested(100_000, 1)
 
-    baseline, clean_audit, failing_audit = best_times(
-        options.repeats,
-        [lambda: pickle.dumps(clean), lambda: audit(clean), lambda: audit(bad)],
-    )
+    # (case, contender, the timed call, target); each case starts with its baseline
+    rows: list[tuple[str, str, Callable[[], object], float | None]]
     rows = [
-        ("pickle.dumps(clean)", baseline, None),
-        ("audit(clean)", clean_audit, 1.3),
-        ("audit(one lambda)", failing_audit, 5.0),
+        ("graph", "pickle.dumps(clean)", lambda: pickle.dumps(clean), None),
+        ("graph", "audit(clean)", lambda: audit(clean), 1.1),
+        ("graph", "audit(one lambda)", lambda: audit(bad), 3.0),
+        ("deep", "pickle.dumps(clean)", lambda: pickle.dumps(deep_clean), None),
+        ("deep", f"audit(lambda at depth {options.depth})", lambda: audit(deep_bad), 3.0),
+        ("too deep", "pickle.dumps (refused)", refused(too_deep), None),
+        ("too deep", "audit(100,000 levels)", lambda: audit(too_deep), None),
     ]
+    cores = qcmanybody_cores()
+    first_core = None
+    if cores is not None:
+        core, clean_core = cores
+        start = time.perf_counter()
+        assert [p.path for p in audit(core, name="core").problems] == ["core.mc_levels"]
+        first_core = time.perf_counter() - start
+        rows += [
+            ("core", "pickle.dumps(clean)", lambda: pickle.dumps(clean_core), None),
+            ("core", "audit(clean)", lambda: audit(clean_core), 1.1),
+            ("core", "audit(dict view)", lambda: audit(core), 3.0),
+        ]
+    times = best_times(options.repeats, [row[2] for row in rows])
     baditems = time_baditems(options.items, options.cap)
 
     print(
-        f"{options.items} small dicts; best of {options.repeats} interleaved rounds;"
-        " ratio vs pickle.dumps(clean)"
+        f"best of {options.repeats} interleaved rounds; ratio vs pickle.dumps of the same"
+        " object made clean (too deep: vs pickle refusing it)"
     )
-    print(f"{'contender':<28} {'seconds':>10} {'ratio':>8}  target")
-    for name, seconds, target in rows:
+    print(f"{'case':<9} {'contender':<30} {'seconds':>10} {'ratio':>9}  target")
+    baseline = 0.0
+    for (group, name, _, target), seconds in zip(rows, times, strict=True):
+        if not name.startswith("audit"):
+            baseline = seconds
         ratio = seconds / baseline
         verdict = "" if target is None else f"<= {target}x {'ok' if ratio <= target else 'MISSED'}"
-        print(f"{name:<28} {seconds:>10.3f} {ratio:>7.2f}x  {verdict}")
-    if baditems is None:
-        print(f"{'dill.detect.baditems':<28} {'> ' + format(options.cap, 'g') + ' s':>10} {'-':>8}")
+        print(f"{group:<9} {name:<30} {seconds:>10.5f} {ratio:>8.2f}x  {verdict}")
+    if first_core is not None:
+        after = times[-1] * 1000
+        print(
+            f"core: first audit {first_core:.3f} s (parses qcmanybody/core.py once);"
+            f" after it {after:.2f} ms, <= 5 ms {'ok' if after <= 5 else 'MISSED'}"
+        )
     else:
-        print(f"{'dill.detect.baditems':<28} {baditems:>10.3f} {baditems / baseline:>7.2f}x")
+        print("core: skipped (qcmanybody is not installed: pip install 'pickle-audit[qc]')")
+    graph_baseline = times[0]
+    if baditems is None:
+        print(f"dill.detect.baditems(one lambda)  > {options.cap:g} s")
+    else:
+        print(
+            f"dill.detect.baditems(one lambda)  {baditems:.3f} s"
+            f" ({baditems / graph_baseline:.1f}x the clean graph's dump)"
+        )
 
 
 if __name__ == "__main__":

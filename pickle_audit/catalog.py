@@ -260,6 +260,8 @@ def rule_for_value(value: object) -> str | None:
     objects with `__getattr__` or side-effecting properties are safe to classify.
     """
     cls = type(value)  # never isinstance(): it reads a `__class__` the object may fake
+    if cls is list or cls is tuple or cls is dict or cls is set or cls is frozenset:
+        return None  # the containers every graph is made of: by identity, at no cost
     if issubclass(cls, type):
         return "PA106" if "<locals>" in getattr(value, "__qualname__", "") else None
     if issubclass(cls, (types.FunctionType, functools.partial)):

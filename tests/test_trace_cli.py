@@ -82,10 +82,12 @@ def test_trace_stops_at_the_bad_boundary_call(bad):
 def test_under_fork_the_inherited_payloads_are_not_pickled_and_not_reported(bad):
     result = pickle_audit("trace", str(BOUNDARIES.relative_to(ROOT)), "--bad", bad)
     assert result.returncode == 3, result.stderr  # the script ran to its end
-    assert result.stderr.splitlines()[-1] == (
+    # (a forked child the script does not wait for may still be writing to stderr)
+    assert (
         "pickle-audit trace: 0 bad payloads in 11 checked; fixtures/scripts/boundaries.py"
         " exited with status 3"
-    )
+    ) in result.stderr.splitlines()
+    assert "cannot be pickled" not in result.stderr
 
 
 @pytest.mark.timeout(120)

@@ -337,3 +337,24 @@ def test_a_failing_chain_is_walked_in_linear_time():
     # never once per level above it
     assert len(Counted.reductions) == 151
     assert max(Counted.reductions.values()) <= 2
+
+
+def test_a_list_in_list_chain_is_followed_to_every_leaf_at_its_bottom():
+    first, second = (lambda: 0), (lambda: 1)
+    chain: object = [1, "x", first, (2, second)]
+    above = ""
+    for level in range(50):  # lists of one, and tuples with atoms beside the chain
+        chain, above = ([chain], "[0]" + above) if level % 3 else (("a", chain, 4.0), "[1]" + above)
+    report = audit(chain, name="chain")
+    assert [(p.path, p.rule) for p in report.problems] == [
+        (f"chain{above}[2]", "PA101"),
+        (f"chain{above}[3][1]", "PA101"),
+    ]
+    assert [p.resolve(chain) for p in report.problems] == [first, second]
+
+
+def test_a_shared_bad_list_in_a_chain_is_reported_once():
+    shared = [lambda: 0]
+    chain = [[[shared]], shared]
+    report = audit(chain, name="chain")
+    assert [(p.path, p.rule) for p in report.problems] == [("chain[0][0][0][0]", "PA101")]

@@ -334,6 +334,7 @@ def test_source_lookups_parse_each_file_once_per_content(monkeypatch):
         parsed.append(filename)
         return real(source, filename, module)
 
+    trace_source._facts_of_file.cache_clear()
     trace_source._facts_of_source.cache_clear()
     monkeypatch.setattr(facts, "extract_facts", counting)
     obj = Plain({}.keys())

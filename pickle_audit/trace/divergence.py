@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pickle_audit.trace.source import function_source
+
 _GLOBAL_READS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _MAX_FUNCTIONS = 64  # functions followed from one worker function
 _MAX_NODES = 20_000  # values described per global
@@ -235,7 +237,7 @@ def divergences(task: Any, import_values: ImportTimeValues) -> tuple[list[Diverg
         found.append(
             Divergence(
                 reader.__qualname__,
-                _function_source(reader),
+                function_source(reader) or reader.__code__.co_filename,
                 module,
                 name,
                 _short(here),
@@ -251,13 +253,6 @@ def _short(value: Any) -> str:
     except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _function_source(function: types.FunctionType) -> str:
-    from pickle_audit.trace.source import display_path
-
-    code = function.__code__
-    return f"{display_path(code.co_filename)}:{code.co_firstlineno}"
 
 
 def _import_in_fresh_interpreter(

@@ -10,6 +10,7 @@ whether functions travel by value (then their captured variables are children).
 from __future__ import annotations
 
 import copyreg
+import functools
 import pickle
 import types
 from collections.abc import Callable, Mapping
@@ -47,6 +48,25 @@ class Serializer:
     def dumps(self, obj: object) -> bytes:
         return self.fast_dumps(obj, protocol=self.protocol)
 
+    def size(self, obj: object) -> int:
+        """How many bytes `dumps` would give, without holding them: a clean audit of a
+        large object costs one pickling and no copy of its bytes."""
+        sink = _CountingSink()
+        self.new_pickler(sink).dump(obj)
+        return sink.count
+
+
+class _CountingSink:
+    """A write-only file that keeps only the number of bytes written (the pickler
+    writes whole frames, so this is called a few times per megabyte)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        return len(data)
+
 
 def dispatch_table_of(pickler: Any) -> Mapping[type, Callable[[Any], Any]]:
     """The reducer table a pickler consults before `__reduce_ex__`."""
@@ -80,8 +100,8 @@ def _profile(
     functions_by_value: bool = True,
     opaque_types: frozenset[type] = frozenset(),
 ) -> Serializer:
-    """A profile from a pickle-like module (Pickler, loads, dumps)."""
-    return Serializer(
+    """A profile from a pickle-like module (Pickler, loads, dumps), as they are now."""
+    return _built(
         module.__name__,
         default_protocol if protocol is None else protocol,
         module.Pickler,
@@ -90,6 +110,11 @@ def _profile(
         functions_by_value,
         opaque_types,
     )
+
+
+# Building a frozen profile costs as much as pickling a small object, so one is kept
+# per distinct set of parts (a patched `pickle.loads` is another part: another profile).
+_built = functools.lru_cache(maxsize=32)(Serializer)
 
 
 def _import_optional(module_name: str) -> Any:

@@ -16,9 +16,16 @@ from typing import Any
 
 def display_path(filename: str) -> str:
     """Relative to the working directory when inside it (with '/'), else absolute."""
+    return _display_path(filename, os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _display_path(filename: str, cwd: str) -> str:
+    """Resolving a path costs a system call per component: more than the failing dump
+    it is shown with, so it is done once per file and working directory."""
     path = Path(filename).resolve()
     try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
+        return path.relative_to(Path(cwd).resolve()).as_posix()
     except ValueError:
         return str(path)
 
@@ -96,8 +103,19 @@ def _matching_assignment(facts: Any, class_qualname: str, attribute: str, rule: 
 
 def _read_facts(filename: str, module: str) -> Any:
     try:
+        status = os.stat(filename)
+    except OSError:  # unreadable source only costs the hint
+        return None
+    return _facts_of_file(filename, module, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _facts_of_file(filename: str, module: str, mtime_ns: int, size: int) -> Any:
+    """Reading the file again on every failing audit costs as much as the dump: a file
+    whose modification time and size are unchanged is not read again."""
+    try:
         source = Path(filename).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):  # unreadable source only costs the hint
+    except (OSError, UnicodeDecodeError):
         return None
     return _facts_of_source(source, filename, module)
 

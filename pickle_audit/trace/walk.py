@@ -179,6 +179,17 @@ def join_segments(segments: tuple[str, ...]) -> str:
     return "".join(segments[:keep]) + f"...<{hidden} levels>..." + "".join(segments[-keep:])
 
 
+def _only_complex_item(items: list[Any] | tuple[Any, ...]) -> tuple[int, Any] | None:
+    """(index, item) of the one item that is not an atom, if exactly one is not."""
+    found = None
+    for index, item in enumerate(items):
+        if type(item) not in ATOMIC_TYPES:
+            if found is not None:
+                return None
+            found = (index, item)
+    return found
+
+
 def _complex_children(groups: list[Group]) -> int:
     """How many children could fail (0, 1 or 2 meaning "more than one")."""
     count = 0
@@ -238,12 +249,19 @@ class Walker:
         """Whether the walk pinned the failure of `root` on something it reported."""
         return self._status.get(id(root)) == _BAD
 
-    def _enter(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
+    def _count_entered(self) -> None:
         self._entered += 1
         if not self._entered % _CHECK_EVERY and (
             self._entered >= self._budget.objects or time.monotonic() > self._deadline
         ):
             raise _OutOfBudget
+
+    def _enter(self, obj: Any, path: Path, holder: Any, error: Any) -> None:
+        if (type(obj) is list or type(obj) is tuple) and not (
+            error is UNKNOWN or isinstance(error, RecursionError)
+        ):
+            obj, path, holder, error = self._through_chain(obj, path, holder, error)
+        self._count_entered()
         self._status[id(obj)] = _IN_PROGRESS
         self._keep.append(obj)
         if rule_for_value(obj) in _WHOLE_VALUE_RULES:
@@ -273,6 +291,33 @@ class Walker:
             frame.deep = True
             self._record(obj, path, holder, error)
         self._stack.append(frame)
+
+    def _through_chain(
+        self, obj: Any, path: Path, holder: Any, error: Any
+    ) -> tuple[Any, Path, Any, Any]:
+        """Down a failing list-in-list chain without a frame per level.
+
+        A failing list or tuple whose only item that could fail is one not met before
+        fails because of it (atoms always pickle): it is bad, and the walk goes on at
+        that item, which must fail too. One level costs a scan of its items, not a
+        frame, a probe and a settling of children.
+        """
+        status, keep = self._status, self._keep.append
+        while type(obj) is list or type(obj) is tuple:
+            if len(obj) == 1:  # the common chain: [[[...]]]
+                only: tuple[int, Any] | None = (0, obj[0])
+                if type(obj[0]) in ATOMIC_TYPES:
+                    break
+            else:
+                only = _only_complex_item(obj)
+            if only is None or id(only[1]) in status:
+                break
+            self._count_entered()
+            status[id(obj)] = _BAD
+            keep(obj)
+            index, child = only
+            obj, path, holder, error = child, (path, f"[{index}]"), obj, ASSUMED
+        return obj, path, holder, error
 
     def _advance(self, frame: _Frame) -> bool:
         """Visit children until one needs opening up; False when none is left."""
