@@ -24,6 +24,11 @@ with one OpenMP thread), so its wall includes their start-up.
 Targets on 2 workers: compute-bound efficiency >= 0.95 on process;
 overhead-bound speedup >= 1.8 on process; <= 2 kB per task; first result <=
 0.5 s after the executor is ready.
+
+The scheduling case (`--cases scheduling`, no QC work) runs tasks of 5 s, 0.1 s,
+5 s and seven of 0.1 s (sleeps) on the process backend and on concurrent.futures'
+ProcessPoolExecutor, both with their workers started, and prints the wall times and
+their ratio (target <= 1.05: no task waits behind a long one while a worker idles).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from pickle_audit.executor.water import water_core
 
 SPEC = {"program": "xtb", "driver": "energy", "model": {"method": "GFN2-xTB"}}
 CASES = {"overhead": (9, 1), "compute": (9, 6)}
+MIXED_LENGTHS = [5.0, 0.1, 5.0, *[0.1] * 7]
 TASK_CONFIG = {"ncores": 1}
 
 
@@ -144,10 +150,34 @@ def print_table(case: str, jobs: int, rows: list[Row]) -> None:
         )
 
 
+def scheduling_case(workers: int) -> None:
+    """Mixed task lengths: our process backend against ProcessPoolExecutor."""
+    from pickle_audit.executor import Executor
+
+    with Executor("process", workers) as executor:
+        executor.wait_ready()
+        start = time.perf_counter()
+        list(executor.map(time.sleep, MIXED_LENGTHS))
+        ours = time.perf_counter() - start
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(abs, range(4 * workers)))  # its workers are started too
+        start = time.perf_counter()
+        list(pool.map(time.sleep, MIXED_LENGTHS))
+        theirs = time.perf_counter() - start
+    ratio = ours / theirs
+    print(
+        f"\nscheduling: tasks of 5, 0.1, 5 and 7 x 0.1 s on {workers} workers\n"
+        f"process {ours:.2f} s, ProcessPoolExecutor {theirs:.2f} s, ratio {ratio:.3f}"
+        f" (<= 1.05 {'ok' if ratio <= 1.05 else 'MISSED'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument(
+        "--cases", nargs="+", choices=[*CASES, "scheduling"], default=[*CASES, "scheduling"]
+    )
     parser.add_argument(
         "--contenders",
         nargs="+",
@@ -156,6 +186,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     for case in args.cases:
+        if case == "scheduling":
+            scheduling_case(args.workers)
+            continue
         rows = run_case(case, args.workers, args.contenders)
         print_table(case, len(job_labels(water_core(*CASES[case]))), rows)
 

@@ -91,3 +91,10 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def nap(seconds: float) -> tuple[int, float, float]:
+    """Sleep; say which worker ran it, from when to when (wall clock)."""
+    began = time.time()
+    time.sleep(seconds)
+    return os.getpid(), began, time.time()

@@ -44,9 +44,12 @@ class Executor:
     embedded LocalCluster); `initializer(*initargs)` runs once per worker;
     `worker_env` is set in each worker process before it imports anything.
 
-    The process backend sends a busy worker its next task ahead of time while
-    more work is queued than there are workers and no timeout is set; such a
-    task can still be cancelled (it then runs, and its result is dropped).
+    The process backend hands each task to the first worker that is free, so a
+    short task never waits behind a long one while another worker idles. Only when
+    tasks are measured to be tiny (under 5 ms) is a busy worker sent its next one
+    ahead of time (while more work is queued than there are workers and no timeout
+    is set), to save the round trip; such a task can still be cancelled (it then
+    runs, and its result is dropped).
     """
 
     def __init__(

@@ -32,11 +32,14 @@ from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.worker import worker_main
 
 STOP_GRACE_SECONDS = 2.0
-# With plenty of work queued and no timeout, a worker is sent its next task
-# while it runs the current one, so it never idles for a parent round trip.
-# A worker runs its tasks in order, so the parent still knows which one is
-# running (the first) and a crash still fails only that one.
+# When tasks are tiny, a worker is sent its next task while it runs the current
+# one, so it never idles for a parent round trip (about 0.1 ms). A worker runs its
+# tasks in order, so the parent still knows which one is running (the first) and a
+# crash still fails only that one. A task sent ahead cannot be taken back, so it
+# waits however long the running one takes: only tasks measured to take less than
+# SEND_AHEAD_BELOW_SECONDS are sent ahead, and then the wait is bounded by that.
 IN_FLIGHT_PER_WORKER = 2
+SEND_AHEAD_BELOW_SECONDS = 0.005
 
 
 def default_start_method() -> str:
@@ -52,6 +55,7 @@ class _Job:
     message: bytes
     crashes: int = 0
     started: bool = False  # its future is RUNNING (it is, or was, first in a worker's pipe)
+    began: float = 0.0  # monotonic time it became first in its worker's pipe
 
 
 @dataclass
@@ -87,6 +91,7 @@ class ProcessBackend:
         self._wake_pending = False
         self.bytes_sent = 0
         self.tasks_sent = 0
+        self._typical_seconds: float | None = None  # moving average of task run times
         for _ in range(workers):
             self._workers.append(self._start_worker())
         self._thread = threading.Thread(
@@ -196,10 +201,13 @@ class ProcessBackend:
                         self._send(worker, job)
 
     def _may_send(self, worker: _Worker) -> bool:
-        # sending ahead is only safe when no task may hang (no timeout), and only
-        # harmless while every worker is up and busy and more work is queued
+        # sending ahead is only safe when no task may hang (no timeout), only
+        # harmless while every worker is up and busy and more work is queued, and
+        # only worth it for tiny tasks (see SEND_AHEAD_BELOW_SECONDS)
         return not worker.jobs or (
             self._timeout is None
+            and self._typical_seconds is not None
+            and self._typical_seconds < SEND_AHEAD_BELOW_SECONDS
             and len(self._queue) >= len(self._workers)
             and all(w.ready and w.jobs for w in self._workers)
         )
@@ -220,6 +228,7 @@ class ProcessBackend:
             job = worker.jobs[0]
             # a task cancelled while it waited in the pipe still runs; its result is dropped
             job.started = job.started or job.future.set_running_or_notify_cancel()
+            job.began = time.monotonic()
         running = self._timeout is not None and worker.jobs
         worker.deadline = time.monotonic() + self._timeout if running else None
 
@@ -258,8 +267,13 @@ class ProcessBackend:
             self._handle_control(worker, message)
             return
         job = worker.jobs.popleft()
+        self._note_run_time(time.monotonic() - job.began)
         self._begin(worker)
         message.settle(job.future, job.label)
+
+    def _note_run_time(self, seconds: float) -> None:
+        typical = self._typical_seconds
+        self._typical_seconds = seconds if typical is None else 0.8 * typical + 0.2 * seconds
 
     def _handle_control(self, worker: _Worker, message: tuple) -> None:
         if message[0] == "ready":
