@@ -191,18 +191,18 @@ from executor_helpers import sleep_for
 from pickle_audit.executor import Executor
 
 if __name__ == "__main__":
-    executor = Executor("process", 2)
+    executor = Executor("process", 2, start_method=(sys.argv[1:] or [None])[0])
     futures = [executor.submit(sleep_for, 30, label=f"job-{{i}}") for i in range(10)]
     print(" ".join(map(str, executor.worker_pids())), flush=True)
     {ending}
 """
 
 
-def start_driver(tmp_path: Path, ending: str) -> tuple[subprocess.Popen, list[int]]:
+def start_driver(tmp_path: Path, ending: str, *args: str) -> tuple[subprocess.Popen, list[int]]:
     script = tmp_path / "driver.py"
     script.write_text(textwrap.dedent(DRIVER.format(tests=str(TESTS), ending=ending)))
     driver = subprocess.Popen(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -231,6 +231,17 @@ def test_sigint_exits_promptly_and_leaves_no_child(tmp_path, ctrl_c):
     assert wait_gone(descendants) == []
 
 
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn", "fork"])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_within_a_second_of_their_parents_death(tmp_path, start_method, signum):
+    """A worker must not run an hours-long QC job to its end for a parent that is gone."""
+    driver, descendants = start_driver(tmp_path, "time.sleep(60)", start_method)
+    driver.send_signal(signum)
+    driver.wait(timeout=15)
+    assert driver.returncode == -signum
+    assert wait_gone(descendants, seconds=1.0) == []
+
+
 def test_forgotten_executor_does_not_hang_interpreter_exit(tmp_path):
     driver, descendants = start_driver(
         tmp_path, "time.sleep(1.0); print('leaving without shutdown')"
@@ -239,3 +250,43 @@ def test_forgotten_executor_does_not_hang_interpreter_exit(tmp_path):
     assert "leaving without shutdown" in stdout
     assert driver.returncode == 0
     assert wait_gone(descendants) == []
+
+
+HUNG_THREAD_DRIVER = """
+import sys
+import time
+sys.path.insert(0, {tests!r})
+from executor_helpers import sleep_for
+from pickle_audit.executor import Executor, TaskTimeout
+
+if __name__ == "__main__":
+    if sys.argv[1] == "timeout":
+        with Executor("thread", 2, timeout=0.5) as executor:
+            hung = executor.submit(sleep_for, 3600, label="hung")
+            print(type(hung.exception()).__name__, flush=True)
+            print(executor.submit(sleep_for, 0.1).result(), flush=True)
+        print("left the with block", flush=True)
+    else:  # no timeout, never shut down: the interpreter exits anyway
+        executor = Executor("thread", 2)
+        hung = executor.submit(sleep_for, 3600, label="hung")
+        time.sleep(0.3)
+        print("leaving with a task still running", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "printed"),
+    [
+        ("timeout", ["TaskTimeout", "slept", "left the with block"]),
+        ("forgotten", ["leaving with a task still running"]),
+    ],
+)
+def test_a_hung_thread_task_blocks_neither_the_with_block_nor_interpreter_exit(
+    tmp_path, case, printed
+):
+    script = tmp_path / "hung.py"
+    script.write_text(HUNG_THREAD_DRIVER.format(tests=str(TESTS)))
+    done = subprocess.run(
+        [sys.executable, str(script), case], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.splitlines()) == (0, printed), done.stderr

@@ -88,6 +88,8 @@ class ProcessBackend:
         self._broken: str | None = None
         self._ready = threading.Condition(self._lock)
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
+        # never written to: workers see it close when this process dies
+        self._lifeline_reader, self._lifeline_writer = self._context.Pipe(duplex=False)
         self._wake_pending = False
         self.bytes_sent = 0
         self.tasks_sent = 0
@@ -162,7 +164,7 @@ class ProcessBackend:
         parent_conn, child_conn = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._env, self._init),
+            args=(child_conn, self._env, self._init, self._lifeline_reader),
             name="pickle-audit-worker",
             daemon=True,
         )
@@ -366,3 +368,5 @@ class ProcessBackend:
             self._ready.notify_all()
         self._wake_reader.close()
         self._wake_writer.close()
+        self._lifeline_reader.close()
+        self._lifeline_writer.close()

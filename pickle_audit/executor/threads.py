@@ -7,9 +7,12 @@ process backend handles failures the same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from pickle_audit.executor.errors import ExecutorShutdown
@@ -42,35 +45,52 @@ class SerialBackend:
 
 
 class ThreadBackend:
-    """A thread pool; `timeout` fails an overdue task (the thread itself runs on)."""
+    """Daemon threads taking tasks in order; `timeout` fails an overdue task.
+
+    A Python thread cannot be stopped, so an overdue or cancelled task's thread
+    runs on in the background. The threads are daemons and shutdown waits only for
+    tasks still owed a result: a hung task never blocks a `with` block whose tasks
+    all have a result (its own is TaskTimeout), `shutdown(cancel=True)`, or
+    interpreter exit. (concurrent.futures' ThreadPoolExecutor joins its threads at
+    exit, so there one hung task keeps the interpreter alive forever.)
+    """
 
     serializer = None
 
     def __init__(self, workers: int, options: WorkerOptions) -> None:
         if options.initializer is not None:  # shared process state: initialize once, up front
             options.initializer(*options.initargs)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pickle-audit")
         self._timeout = options.timeout
-        self._pending: set[Future] = set()
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending: dict[Future, str | None] = {}  # owed a result, with its label
         self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"pickle-audit-{index}", daemon=True)
+            for index in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
     ) -> Future:
         future: Future = Future()
-        try:
-            inner = self._pool.submit(self._run, future, fn, args, kwargs, label)
-        except RuntimeError as exc:
-            raise ExecutorShutdown(f"cannot submit: {exc}", label) from None
         with self._lock:
-            self._pending.add(future)
+            if self._closed:
+                raise ExecutorShutdown("cannot submit after shutdown", label)
+            self._pending[future] = label
         future.add_done_callback(self._forget)
-        future.add_done_callback(lambda f: f.cancelled() and inner.cancel())
+        self._tasks.put((future, fn, args, kwargs, label))
         return future
 
     def _forget(self, future: Future) -> None:
         with self._lock:
-            self._pending.discard(future)
+            self._pending.pop(future, None)
+
+    def _serve(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            self._run(*task)
 
     def _run(self, future: Future, fn, args: tuple, kwargs: dict, label: str | None) -> None:
         if not future.set_running_or_notify_cancel():
@@ -90,9 +110,22 @@ class ThreadBackend:
         return True
 
     def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            pending = dict(self._pending)
+        for _ in self._threads:
+            self._tasks.put(None)  # after every task already queued
         if cancel:
-            with self._lock:
-                pending = list(self._pending)
-            for future in pending:
-                future.cancel()
-        self._pool.shutdown(wait=wait, cancel_futures=cancel)
+            for future, label in pending.items():
+                if not future.cancel():  # running: its thread cannot be stopped
+                    with contextlib.suppress(InvalidStateError):  # it may just have ended
+                        future.set_exception(
+                            ExecutorShutdown(
+                                f"task {label!r} was cancelled by shutdown while running;"
+                                " its thread runs on in the background",
+                                label,
+                            )
+                        )
+            return
+        if wait:
+            futures_wait(pending)

@@ -13,21 +13,33 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import threading
 import traceback
 
 from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
 
+PARENT_GONE_EXIT_CODE = 75
+_PARENT_CHECK_SECONDS = 0.2
 
-def worker_main(conn, env: dict[str, str], init: bytes) -> None:
+
+def worker_main(conn, env: dict[str, str], init: bytes, lifeline=None) -> None:
     """Entry point of a worker process.
 
     `init` is the pickled `(initializer, initargs)`, loaded only after `env`
     is in place: unpickling may import numpy or OpenMP libraries, which size
-    their thread pools from the environment as they load.
+    their thread pools from the environment as they load. `lifeline` is the
+    read end of a pipe only the parent writes to: it reads as closed once the
+    parent is gone, however it died.
     """
     # Ctrl-C on a terminal reaches the whole process group; the parent decides
     # what to cancel, so workers ignore it and are terminated by the parent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent,
+        args=(lifeline, os.getppid()),
+        name="pickle-audit-lifeline",
+        daemon=True,
+    ).start()
     os.environ.update(env)
     try:
         initializer, initargs = pickle.loads(init)
@@ -45,6 +57,27 @@ def worker_main(conn, env: dict[str, str], init: bytes) -> None:
         if not message:
             return
         conn.send_bytes(_serve(message))
+
+
+def _exit_with_parent(lifeline, parent_pid: int) -> None:
+    """End this worker within a fraction of a second of its parent's death.
+
+    A QC job may run for hours: a worker must not finish it for nobody after the
+    parent was SIGKILLed. The lifeline closes when the parent dies (spawn and
+    forkserver workers hold only its read end); a forked worker, which shares the
+    write end with its siblings, sees its parent process id change instead.
+    """
+    while True:
+        if lifeline is not None:
+            try:
+                if lifeline.poll(_PARENT_CHECK_SECONDS):
+                    os._exit(PARENT_GONE_EXIT_CODE)  # closed: the parent is gone
+            except (EOFError, OSError):
+                os._exit(PARENT_GONE_EXIT_CODE)
+        else:
+            threading.Event().wait(_PARENT_CHECK_SECONDS)
+        if os.getppid() != parent_pid:
+            os._exit(PARENT_GONE_EXIT_CODE)
 
 
 def _serve(message: bytes) -> bytes:
