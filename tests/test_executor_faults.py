@@ -290,3 +290,60 @@ def test_a_hung_thread_task_blocks_neither_the_with_block_nor_interpreter_exit(
         [sys.executable, str(script), case], capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stdout.splitlines()) == (0, printed), done.stderr
+
+
+UNGUARDED = """
+import math
+import sys
+sys.path.insert(0, {tests!r})
+from pickle_audit.executor import Executor
+
+
+def main():
+    with Executor("process", 2{options}) as executor:
+        print(executor.submit(math.sqrt, 9.0).result())
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_a_script_without_the_main_guard_fails_at_once_naming_the_line_and_fix(
+    tmp_path, start_method
+):
+    script = tmp_path / "unguarded.py"
+    options = f", start_method={start_method!r}"
+    script.write_text(UNGUARDED.format(tests=str(TESTS), options=options))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"pickle_audit.executor.errors.MainModuleError: {script}:13 starts workers from the"
+        ' main module\'s top level, outside `if __name__ == "__main__":`. Workers started by'
+        f" {start_method} import unguarded.py again, which runs this line again in each of"
+        ' them. Put the code that starts the work under `if __name__ == "__main__":`'
+    )
+    assert "died while starting" not in done.stderr
+
+
+def test_the_same_script_under_fork_needs_no_guard(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED.format(tests=str(TESTS), options=', start_method="fork"'))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "3.0\n"), done.stderr
+
+
+def test_a_script_read_from_stdin_fails_at_once_naming_the_fix():
+    source = UNGUARDED.format(tests=str(TESTS), options="").replace(
+        "\nmain()\n", '\nif __name__ == "__main__":\n    main()\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=source, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "pickle_audit.executor.errors.MainModuleError: this script was read from <stdin>, and"
+        " workers started by forkserver import the main module again from its file. Save it"
+        ' to a file and run `python script.py`, or pass start_method="fork" or'
+        ' backend="thread"'
+    )

@@ -9,6 +9,7 @@ from pickle_audit.executor.core import BACKENDS, Executor
 from pickle_audit.executor.errors import (
     ExecutorError,
     ExecutorShutdown,
+    MainModuleError,
     PayloadError,
     RemoteError,
     TaskError,
@@ -21,6 +22,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "ExecutorShutdown",
+    "MainModuleError",
     "PayloadError",
     "RemoteError",
     "TaskError",

@@ -37,6 +37,15 @@ class PayloadError(ExecutorError, TypeError):
         return (type(self), (str(self), self.label, self.report))
 
 
+class MainModuleError(ExecutorError, RuntimeError):
+    """Workers started by spawn or forkserver could not import the main module.
+
+    Raised when the executor is created, before any worker starts: a script that
+    starts workers outside its `if __name__ == "__main__":` guard, or one read from
+    standard input, would otherwise end in "a worker died while starting".
+    """
+
+
 class RemoteError(Exception):
     """Stands in for a task exception that could not cross the process boundary.
 

@@ -28,6 +28,7 @@ from pickle_audit.executor.errors import (
     WorkerCrashed,
     describe_exit,
 )
+from pickle_audit.executor.main_module import check_main_module
 from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.worker import worker_main
 
@@ -75,6 +76,7 @@ class ProcessBackend:
 
     def __init__(self, workers: int, options: WorkerOptions, *, start_method: str | None) -> None:
         self._context = multiprocessing.get_context(start_method or default_start_method())
+        check_main_module(self._context.get_start_method())
         self._env = options.env
         # pickled here, loaded in the worker only after `env` is applied
         self._init = pickle.dumps((options.initializer, options.initargs))
