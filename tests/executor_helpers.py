@@ -98,3 +98,27 @@ def nap(seconds: float) -> tuple[int, float, float]:
     began = time.time()
     time.sleep(seconds)
     return os.getpid(), began, time.time()
+
+
+_REMEMBERED: dict[str, object] = {}  # per-worker state an initializer leaves behind
+
+
+def remember(key: str, value: object) -> None:
+    _REMEMBERED[key] = value
+
+
+def forget(key: str) -> None:
+    _REMEMBERED.pop(key, None)
+
+
+def remembered() -> dict[str, object]:
+    return dict(_REMEMBERED)
+
+
+def crash_once(marker: str) -> str:
+    """Kill this worker the first time (leaving a marker file), succeed after."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        os._exit(1)
+    return "second attempt"

@@ -7,12 +7,16 @@ import time
 
 import pytest
 from executor_helpers import (
+    crash_once,
     dict_keys_result,
     exit_with,
+    forget,
     lock_holder,
     raise_two_argument_error,
     raise_value_error,
     record_environment,
+    remember,
+    remembered,
     set_environment,
     sleep_for,
     square,
@@ -160,3 +164,35 @@ def test_the_scheduler_is_asked_for_its_threads_a_few_times_a_second_not_per_tas
         del client.scheduler_info
     # two threads (submitting, settling) may both find the answer expired at once
     assert 1 <= len(asked) <= 2 * (elapsed / 0.5 + 1), (len(asked), elapsed)
+
+
+def test_retries_rerun_a_crashed_task_on_a_scheduler_the_executor_did_not_start(cluster, tmp_path):
+    address = cluster.scheduler_address
+    with Executor("dask", address=address, retries=1) as executor:
+        flaky = executor.submit(crash_once, str(tmp_path / "first"), label="flaky")
+        assert flaky.result(timeout=60) == "second attempt"
+    with Executor("dask", address=address) as executor:
+        error = executor.submit(crash_once, str(tmp_path / "second"), label="flaky").exception(60)
+    assert isinstance(error, WorkerCrashed)
+    assert "the Dask worker running task 'flaky' died" in str(error)
+
+
+def test_a_run_leaves_neither_its_plugin_nor_its_state_on_the_workers(cluster):
+    from distributed import Client
+
+    with Executor(
+        "dask",
+        address=cluster.scheduler_address,
+        initializer=remember,
+        initargs=("run-1", "molecule"),
+        finalizer=forget,
+        finalargs=("run-1",),
+    ) as executor:
+        seen = {executor.submit(remembered).result()["run-1"] for _ in range(4)}
+    assert seen == {"molecule"}
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        plugins = client.run(lambda dask_worker: sorted(dask_worker.plugins))
+        state = client.run(remembered)
+    assert len(plugins) == 2
+    assert [n for names in plugins.values() for n in names if n.startswith("pickle-audit")] == []
+    assert list(state.values()) == [{}, {}]

@@ -41,7 +41,9 @@ class Executor:
     "off"; `start_method` is a multiprocessing start method for the process
     backend (default forkserver, else spawn: both safe after OpenMP threads
     ran in the parent); `address` is a Dask scheduler address (None starts an
-    embedded LocalCluster); `initializer(*initargs)` runs once per worker;
+    embedded LocalCluster); `initializer(*initargs)` runs once per worker, and
+    `finalizer(*finalargs)` undoes it at shutdown where workers outlive the
+    executor (every Dask worker it ran on; the caller, for thread and serial);
     `worker_env` is set in each worker process before it imports anything.
 
     The process backend hands each task to the first worker that is free, so a
@@ -65,6 +67,8 @@ class Executor:
         initializer: Callable[..., Any] | None = None,
         initargs: tuple = (),
         worker_env: dict[str, str] | None = None,
+        finalizer: Callable[..., Any] | None = None,
+        finalargs: tuple = (),
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -81,7 +85,15 @@ class Executor:
         self.backend_name = backend
         self.workers = 1 if backend == "serial" else (workers or available_cores())
         self._labels = itertools.count(1)
-        options = WorkerOptions(initializer, initargs, timeout, retries, dict(worker_env or {}))
+        options = WorkerOptions(
+            initializer,
+            initargs,
+            timeout,
+            retries,
+            dict(worker_env or {}),
+            finalizer,
+            finalargs,
+        )
         if backend in ("process", "dask") and initializer is not None and audit != "off":
             _audit_initializer(options, "pickle" if backend == "process" else "cloudpickle")
         self._backend = self._create(backend, options, start_method, address)

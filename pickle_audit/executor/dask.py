@@ -66,25 +66,27 @@ def run_in_dask_worker(task: DaskTask) -> bytes:
     return pack_outcome(box[0], task.label, cloudpickle.dumps)
 
 
-def dask_scheduler_settings(retries: int) -> dict[str, Any]:
+def dask_scheduler_settings() -> dict[str, Any]:
     """Scheduler settings for this executor; use them when starting your own scheduler.
 
-    `allowed-failures` is how often a task may be on a dying worker before it
-    counts as the cause; a saturation of 1.0 keeps large queued task groups off
-    busy workers as well.
+    `allowed-failures` is how often Dask itself re-runs a task whose worker died
+    before it reports `KilledWorker`: 0 leaves that to the executor's `retries`,
+    which count the same on any scheduler (on one with Dask's default of 3, a
+    crashing task is re-run that often first). A saturation of 1.0 keeps large
+    queued task groups off busy workers as well.
     """
     return {
-        "distributed.scheduler.allowed-failures": retries,
+        "distributed.scheduler.allowed-failures": 0,
         "distributed.scheduler.worker-saturation": 1.0,
     }
 
 
-def local_cluster(workers: int, *, retries: int = 0, env: dict[str, str] | None = None) -> Any:
+def local_cluster(workers: int, *, env: dict[str, str] | None = None) -> Any:
     """A LocalCluster of single-threaded worker processes, set up for this executor."""
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(dask_scheduler_settings(retries)):
+    with dask.config.set(dask_scheduler_settings()):
         return LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -95,14 +97,22 @@ def local_cluster(workers: int, *, retries: int = 0, env: dict[str, str] | None 
 
 
 class InitializerPlugin(WorkerPlugin):
-    """Runs the executor's initializer once on every worker, including replacements."""
+    """Runs the executor's initializer once on every worker, including replacements,
+    and its finalizer when the executor shuts down and the plugin is removed."""
 
-    def __init__(self, initializer: Callable[..., Any], initargs: tuple) -> None:
-        self.initializer = initializer
-        self.initargs = initargs
+    def __init__(self, options: WorkerOptions) -> None:
+        self.initializer = options.initializer
+        self.initargs = options.initargs
+        self.finalizer = options.finalizer
+        self.finalargs = options.finalargs
 
     def setup(self, worker: Any) -> None:
-        self.initializer(*self.initargs)
+        if self.initializer is not None:
+            self.initializer(*self.initargs)
+
+    def teardown(self, worker: Any) -> None:
+        if self.finalizer is not None:
+            self.finalizer(*self.finalargs)
 
 
 class DaskBackend:
@@ -115,10 +125,12 @@ class DaskBackend:
 
         self._cluster = None
         if address is None:
-            self._cluster = local_cluster(workers, retries=options.retries, env=options.env)
+            self._cluster = local_cluster(workers, env=options.env)
             address = self._cluster.scheduler_address
         self._client = Client(address, set_as_default=False)
         self._timeout = options.timeout
+        self._retries = options.retries
+        self._crashes: dict[Future, int] = {}
         self._workers = workers
         self._lock = threading.Lock()
         self._pending: dict[Future, tuple[Any, str | None]] = {}
@@ -128,11 +140,10 @@ class DaskBackend:
         self._threads_seen = 0.0
         self._stopped = False
         self._closing = False
-        if options.initializer is not None:
-            self._client.register_plugin(
-                InitializerPlugin(options.initializer, options.initargs),
-                name=f"pickle-audit-init-{uuid.uuid4().hex}",
-            )
+        self._plugin: str | None = None
+        if options.initializer is not None or options.finalizer is not None:
+            self._plugin = f"pickle-audit-init-{uuid.uuid4().hex}"
+            self._client.register_plugin(InitializerPlugin(options), name=self._plugin)
 
     def submit(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
@@ -190,10 +201,10 @@ class DaskBackend:
             with self._lock:
                 self._pending[future] = (remote, task.label)
             remote.add_done_callback(
-                lambda done, future=future, label=task.label: self._settle(future, done, label)
+                lambda done, future=future, task=task: self._settle(future, done, task)
             )
 
-    def _settle(self, future: Future, remote: Any, label: str | None) -> None:
+    def _settle(self, future: Future, remote: Any, task: DaskTask) -> None:
         """Mirror a finished Dask future; runs in Dask's callback thread.
 
         `result()` rather than `status`: when a worker holding a finished
@@ -202,9 +213,12 @@ class DaskBackend:
         import cloudpickle
         from distributed import KilledWorker
 
+        label = task.label
         try:
             data = remote.result()
         except KilledWorker as error:
+            if self._retry(future, task):
+                return
             outcome = None
             crash = WorkerCrashed(
                 f"the Dask worker running task {label!r} died ({error}); "
@@ -234,6 +248,20 @@ class DaskBackend:
             outcome.settle(future, label)
         self._dispatch()
 
+    def _retry(self, future: Future, task: DaskTask) -> bool:
+        """Send a task whose worker died back in, while its `retries` last."""
+        with self._lock:
+            crashes = self._crashes.get(future, 0)
+            if self._stopped or crashes >= self._retries:
+                self._crashes.pop(future, None)
+                return False
+            self._crashes[future] = crashes + 1
+            self._in_dask -= 1
+            self._threads = None  # the cluster lost threads: ask again
+            self._waiting.appendleft((future, task, f"retry-{uuid.uuid4().hex}"))
+        self._dispatch()
+        return True
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         if self._cluster is not None:
             self._client.wait_for_workers(self._workers, timeout=timeout)
@@ -260,6 +288,9 @@ class DaskBackend:
                 future.set_exception(
                     ExecutorShutdown(f"task {label!r} was cancelled by shutdown", label)
                 )
+        if self._plugin is not None:  # its teardown runs the finalizer on every worker
+            with contextlib.suppress(Exception):  # a scheduler already gone keeps nothing
+                self._client.unregister_worker_plugin(self._plugin)
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -199,6 +199,8 @@ def _run_jobs(
             backend,
             initializer=prepare_worker,
             initargs=(token, FragmentSystem.from_core(core), setup),
+            finalizer=release_worker,  # Dask workers outlive the run: leave no molecule
+            finalargs=(token,),
             worker_env=setup.environment() if in_workers else None,
             **executor_options,
         ) as executor:

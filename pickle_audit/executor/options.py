@@ -22,3 +22,6 @@ class WorkerOptions:
     timeout: float | None = None
     retries: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    # undoes what the initializer left on a worker that outlives the executor (Dask)
+    finalizer: Callable[..., Any] | None = None
+    finalargs: tuple = ()

@@ -28,6 +28,8 @@ class SerialBackend:
     def __init__(self, options: WorkerOptions) -> None:
         if options.initializer is not None:
             options.initializer(*options.initargs)
+        self._options = options
+        self._finished = False
 
     def submit(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, label: str | None
@@ -42,6 +44,9 @@ class SerialBackend:
 
     def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
         """Nothing runs in the background: every task finished inside its submit."""
+        if not self._finished:
+            self._finished = True
+            finalize(self._options)
 
 
 class ThreadBackend:
@@ -60,6 +65,7 @@ class ThreadBackend:
     def __init__(self, workers: int, options: WorkerOptions) -> None:
         if options.initializer is not None:  # shared process state: initialize once, up front
             options.initializer(*options.initargs)
+        self._options = options
         self._timeout = options.timeout
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: dict[Future, str | None] = {}  # owed a result, with its label
@@ -111,6 +117,8 @@ class ThreadBackend:
 
     def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             pending = dict(self._pending)
         for _ in self._threads:
@@ -126,6 +134,12 @@ class ThreadBackend:
                                 label,
                             )
                         )
-            return
-        if wait:
+        elif wait:
             futures_wait(pending)
+        finalize(self._options)
+
+
+def finalize(options: WorkerOptions) -> None:
+    """Run the finalizer once in this process (thread and serial workers share it)."""
+    if options.finalizer is not None:
+        options.finalizer(*options.finalargs)
