@@ -101,3 +101,28 @@ def test_checkpoint_of_another_calculation_is_refused(tmp_path):
     energy_only = {**XTB, "driver": "energy"}
     with pytest.raises(ValueError, match="belongs to a different calculation"):
         run_many_body(core, {"gfn2": energy_only}, backend="serial", checkpoint=path)
+
+
+def test_two_runs_sharing_a_checkpoint_never_compute_a_job_twice(tmp_path):
+    from pickle_audit.executor.checkpoint import CheckpointWarning
+    from pickle_audit.executor.mbe import RunStats
+
+    path = tmp_path / "run.sqlite"
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(DRIVER.format(xtb=XTB, path=str(path))))
+    first = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    while not committed_rows(path):
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.01)
+    stats = RunStats()
+    with pytest.warns(CheckpointWarning, match="is in use by another run"):
+        second = run_many_body(
+            water_core(6, 2), {"gfn2": XTB}, backend="thread", workers=1, checkpoint=path,
+            stats=stats,
+        )  # fmt: skip
+    assert first.wait(60) == 0, first.communicate()
+    assert stats.jobs == 0  # everything came from the first run
+    alone = run_many_body(water_core(6, 2), {"gfn2": XTB}, backend="thread", workers=2)
+    assert second["ret_energy"] == pytest.approx(alone["ret_energy"], abs=1e-9)
