@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from executor_helpers import (
+    exit_with,
+    forget,
     lock_holder,
     raise_two_argument_error,
     raise_value_error,
     record_environment,
+    remember,
+    remembered,
     set_environment,
     sleep_for,
     square,
@@ -22,6 +27,7 @@ from pickle_audit.executor import (
     RemoteError,
     TaskError,
     TaskTimeout,
+    WorkerCrashed,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -158,3 +164,39 @@ def test_shutdown_twice_and_cancel_after_shutdown_are_harmless():
     executor.shutdown()
     executor.shutdown()
     executor.shutdown(cancel=True)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", LOCAL_BACKENDS)
+def test_worker_state_sets_every_worker_up_for_one_block_and_undoes_it(backend):
+    with Executor(backend, 2) as executor:
+        with executor.worker_state(remember, ("scan-1", "geometry 1"), forget, ("scan-1",)):
+            seen = {executor.submit(remembered).result().get("scan-1") for _ in range(6)}
+        after = [executor.submit(remembered).result() for _ in range(4)]
+        with executor.worker_state(remember, ("scan-2", "geometry 2"), forget, ("scan-2",)):
+            second = {executor.submit(remembered).result().get("scan-2") for _ in range(6)}
+    assert seen == {"geometry 1"}
+    assert second == {"geometry 2"}
+    assert after == [{}] * 4
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_started_during_the_block_is_set_up_too():
+    with (
+        Executor("process", 1) as executor,
+        executor.worker_state(remember, ("run", "molecule"), forget, ("run",)),
+    ):
+        first_pid = executor.worker_pids()
+        assert isinstance(executor.submit(exit_with, 1).exception(), WorkerCrashed)
+        assert executor.submit(remembered).result() == {"run": "molecule"}
+        assert executor.worker_pids() != first_pid
+
+
+def test_worker_state_is_audited_like_an_initializer():
+    with (
+        Executor("process", 1) as executor,
+        pytest.raises(PayloadError) as raised,
+        executor.worker_state(print, (threading.Lock(),)),
+    ):
+        pass
+    assert "initializer[1][0]" in raised.value.report

@@ -196,3 +196,10 @@ def test_a_run_leaves_neither_its_plugin_nor_its_state_on_the_workers(cluster):
     assert len(plugins) == 2
     assert [n for names in plugins.values() for n in names if n.startswith("pickle-audit")] == []
     assert list(state.values()) == [{}, {}]
+
+
+def test_worker_state_on_dask_is_a_plugin_for_one_block(executor):
+    with executor.worker_state(remember, ("scan", "geometry"), forget, ("scan",)):
+        seen = {executor.submit(remembered).result().get("scan") for _ in range(4)}
+    assert seen == {"geometry"}
+    assert [executor.submit(remembered).result() for _ in range(2)] == [{}, {}]

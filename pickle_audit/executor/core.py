@@ -10,6 +10,7 @@ down is cancelled at interpreter exit, so a forgotten pool cannot hang exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import itertools
 import os
@@ -84,6 +85,8 @@ class Executor:
             )
         self.backend_name = backend
         self.workers = 1 if backend == "serial" else (workers or available_cores())
+        # workers on this machine (a Dask scheduler elsewhere may have them anywhere)
+        self.shares_host = backend != "dask" or address is None
         self._labels = itertools.count(1)
         options = WorkerOptions(
             initializer,
@@ -159,6 +162,32 @@ class Executor:
                 yield future.result()
 
         return results()
+
+    @contextlib.contextmanager
+    def worker_state(
+        self,
+        setup: Callable[..., Any],
+        args: tuple = (),
+        teardown: Callable[..., Any] | None = None,
+        teardown_args: tuple = (),
+    ) -> Iterator[None]:
+        """Set every worker up with `setup(*args)` for the tasks submitted inside the
+        block (workers started meanwhile too), and undo it with `teardown` at the end.
+
+        A kept executor serves many runs this way (a geometry scan, many molecules):
+        workers start once, and each run sends its own state once per worker.
+        """
+        if self._closed:
+            raise ExecutorShutdown("cannot set workers up after shutdown")
+        serializer = self._backend.serializer
+        if serializer is not None and self._auditor.mode != "off":
+            _audit_initializer(WorkerOptions(setup, args), serializer)
+        teardown_call = None if teardown is None else (teardown, teardown_args)
+        handle = self._backend.add_setup((setup, args), teardown_call)
+        try:
+            yield
+        finally:
+            self._backend.remove_setup(handle)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker has started and run its initializer."""

@@ -248,6 +248,23 @@ class DaskBackend:
             outcome.settle(future, label)
         self._dispatch()
 
+    def add_setup(
+        self,
+        setup: tuple[Callable[..., Any], tuple],
+        teardown: tuple[Callable[..., Any], tuple] | None,
+    ) -> str:
+        """A worker plugin: set up every worker (and later ones) until removed."""
+        finalizer, finalargs = teardown if teardown is not None else (None, ())
+        options = WorkerOptions(setup[0], setup[1], finalizer=finalizer, finalargs=finalargs)
+        name = f"pickle-audit-setup-{uuid.uuid4().hex}"
+        self._client.register_plugin(InitializerPlugin(options), name=name)
+        return name
+
+    def remove_setup(self, handle: str) -> None:
+        """Unregister the plugin: its teardown runs on every worker."""
+        with contextlib.suppress(Exception):  # a scheduler already gone keeps nothing
+            self._client.unregister_worker_plugin(handle)
+
     def _retry(self, future: Future, task: DaskTask) -> bool:
         """Send a task whose worker died back in, while its `retries` last."""
         with self._lock:

@@ -103,6 +103,12 @@ def prepare_worker(token: str, system: FragmentSystem, setup: WorkerSetup) -> No
     _SYSTEMS[token] = (system, setup)
 
 
+def import_qc_stack() -> None:
+    """Executor initializer: import QCEngine (and with it QCElemental, numpy) once per
+    worker as it starts, so the first job of a run does not pay for it."""
+    import qcengine  # noqa: F401
+
+
 def probe_host() -> dict | None:
     """QCEngine's facts about this host, probed once here instead of once per worker.
 

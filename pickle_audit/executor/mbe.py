@@ -31,6 +31,7 @@ from pickle_audit.executor.fragments import (
     FragmentSystem,
     WorkerSetup,
     compute_fragment,
+    import_qc_stack,
     normalize_specification,
     prepare_worker,
     probe_host,
@@ -118,6 +119,7 @@ def run_many_body(
     start_method: str | None = None,
     address: str | None = None,
     stats: RunStats | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run every fragment job of `core` through `qcengine.compute`; return `core.analyze`.
 
@@ -131,6 +133,10 @@ def run_many_body(
     given, is filled with the run's timings (startup, wall, first result).
     A level whose program would silently drop embedding charges or compute
     ghost atoms as real atoms raises `UnsupportedByProgram` before any job runs.
+    `executor` (from `many_body_executor`) is kept by the caller and reused
+    across calls: its workers start once, and each call sends its molecule once
+    per worker; `backend`, `workers`, `timeout`, `retries`, `start_method` and
+    `address` are then the executor's own.
     """
     specs = {mc: normalize_specification(mc, spec) for mc, spec in specifications.items()}
     missing = [mc for mc in core.mc_levels if mc not in specs]
@@ -143,25 +149,64 @@ def run_many_body(
     refuse_unsupported(
         specs, jobs, nfragments=core.nfragments, embedded=bool(core.embedding_charges)
     )
+    config = dict(DEFAULT_TASK_CONFIG if task_config is None else task_config)
     store = None
     if checkpoint is not None:
         fingerprint = run_fingerprint(core.molecule.get_hash(), [lb for _, lb in jobs], specs)
         store = Checkpoint(checkpoint, fingerprint)
+    owned = None
     try:
         results = store.load() if store else {}
         todo = largest_first([(mc, label) for mc, label in jobs if label not in results])
+        started = time.perf_counter()
+        if executor is None and todo:  # its workers import the QC stack meanwhile
+            executor = owned = many_body_executor(
+                backend, workers, task_config=config, timeout=timeout, retries=retries,
+                start_method=start_method, address=address,
+            )  # fmt: skip
         failures = _run_jobs(
-            core, specs, todo, results, store, progress=progress, total=len(jobs),
-            backend=backend, workers=workers, timeout=timeout, retries=retries,
-            task_config=dict(DEFAULT_TASK_CONFIG if task_config is None else task_config),
-            start_method=start_method, address=address, stats=stats,
+            core, specs, todo, results, store, executor, started,
+            progress=progress, total=len(jobs), task_config=config, stats=stats,
         )  # fmt: skip
     finally:
+        if owned is not None:
+            owned.shutdown()
         if store is not None:
             store.close()
     if failures:
         raise _jobs_failed(failures, len(jobs), checkpoint)
     return core.analyze(results)
+
+
+def many_body_executor(
+    backend: str = "process",
+    workers: int | None = None,
+    *,
+    task_config: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    start_method: str | None = None,
+    address: str | None = None,
+) -> Executor:
+    """An executor for many `run_many_body(..., executor=...)` calls (a scan, many molecules).
+
+    Its workers set the OpenMP/BLAS thread counts from `task_config` (ncores,
+    default 1) before anything loads, and import the QC stack as they start,
+    while the caller goes on preparing. Shut it down (or use it in a `with`
+    block) when the last expansion is done.
+    """
+    config = dict(DEFAULT_TASK_CONFIG if task_config is None else task_config)
+    in_workers = backend in ("process", "dask")
+    return Executor(
+        backend,
+        workers,
+        timeout=timeout,
+        retries=retries,
+        start_method=start_method,
+        address=address,
+        initializer=import_qc_stack,
+        worker_env=WorkerSetup(config, (), in_workers).environment() if in_workers else None,
+    )
 
 
 def _run_jobs(
@@ -170,40 +215,34 @@ def _run_jobs(
     todo: list[tuple[str, str]],
     results: dict[str, Any],
     store: Checkpoint | None,
+    executor: Executor | None,
+    started: float,
     *,
     progress: bool,
     total: int,
-    backend: str,
     task_config: dict[str, Any],
     stats: RunStats | None,
-    **executor_options: Any,
 ) -> dict[str, BaseException]:
     """Submit every job at once; collect results as they arrive. Returns failures."""
     failures: dict[str, BaseException] = {}
-    if not todo:
+    if not todo or executor is None:
         return failures
     token = uuid.uuid4().hex
     programs = tuple(sorted({spec["program"] for spec in specs.values()}))
-    in_workers = backend in ("process", "dask")
-    same_host = backend == "process" or (backend == "dask" and not executor_options.get("address"))
+    in_workers = executor.backend_name in ("process", "dask")
     setup = WorkerSetup(
         task_config,
         programs,
         set_environment=in_workers,
-        host_facts=probe_host() if same_host else None,
+        host_facts=probe_host() if executor.shares_host else None,
     )
+    system = FragmentSystem.from_core(core)
+    sent_before = executor.bytes_sent  # a kept executor counts every run's bytes
     bar = Progress(total, enabled=progress, done=total - len(todo))
-    started = time.perf_counter()
     try:
-        with Executor(
-            backend,
-            initializer=prepare_worker,
-            initargs=(token, FragmentSystem.from_core(core), setup),
-            finalizer=release_worker,  # Dask workers outlive the run: leave no molecule
-            finalargs=(token,),
-            worker_env=setup.environment() if in_workers else None,
-            **executor_options,
-        ) as executor:
+        with executor.worker_state(
+            prepare_worker, (token, system, setup), release_worker, (token,)
+        ):
             executor.wait_ready()
             ready = time.perf_counter()
             finished: list[float] = []
@@ -223,10 +262,10 @@ def _run_jobs(
                     failures[label] = error
                 bar.update(failed=error is not None)
             if stats is not None:
-                stats.record(len(todo), started, ready, finished, executor.bytes_sent)
+                sent = executor.bytes_sent - sent_before
+                stats.record(len(todo), started, ready, finished, sent)
     finally:
         bar.close()
-        release_worker(token)
     return failures
 
 

@@ -30,7 +30,7 @@ from pickle_audit.executor.errors import (
 )
 from pickle_audit.executor.main_module import check_main_module
 from pickle_audit.executor.options import WorkerOptions
-from pickle_audit.executor.worker import worker_main
+from pickle_audit.executor.worker import SETUP, worker_main
 
 STOP_GRACE_SECONDS = 2.0
 # When tasks are tiny, a worker is sent its next task while it runs the current
@@ -65,6 +65,7 @@ class _Worker:
     conn: Any
     ready: bool = False
     jobs: deque[_Job] = field(default_factory=deque)  # sent, in order; the first is running
+    setups: deque[bytes] = field(default_factory=deque)  # to send before its next task
     deadline: float | None = None  # of the running job
     retired: bool = False
 
@@ -96,6 +97,8 @@ class ProcessBackend:
         self.bytes_sent = 0
         self.tasks_sent = 0
         self._typical_seconds: float | None = None  # moving average of task run times
+        self._setups: dict[int, tuple[bytes, bytes | None]] = {}  # handle -> (set up, undo)
+        self._next_setup = 0
         for _ in range(workers):
             self._workers.append(self._start_worker())
         self._thread = threading.Thread(
@@ -119,6 +122,32 @@ class ProcessBackend:
             self.tasks_sent += 1
             self._wake()
         return future
+
+    def add_setup(
+        self,
+        setup: tuple[Callable[..., Any], tuple],
+        teardown: tuple[Callable[..., Any], tuple] | None,
+    ) -> int:
+        """Run `fn(*args)` on every worker before its next task, and on every worker
+        started later, until `remove_setup` (which runs the teardown on each)."""
+        message = SETUP + pickle.dumps(setup)
+        undo = None if teardown is None else SETUP + pickle.dumps(teardown)
+        with self._lock:
+            handle, self._next_setup = self._next_setup, self._next_setup + 1
+            self._setups[handle] = (message, undo)
+            for worker in self._workers:
+                worker.setups.append(message)
+            self._wake()
+        return handle
+
+    def remove_setup(self, handle: int) -> None:
+        """Stop setting new workers up; run the teardown on the current ones."""
+        with self._lock:
+            _, teardown = self._setups.pop(handle, (None, None))
+            if teardown is not None:
+                for worker in self._workers:
+                    worker.setups.append(teardown)
+                self._wake()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker has run its initializer (or the pool broke)."""
@@ -172,7 +201,8 @@ class ProcessBackend:
         )
         process.start()
         child_conn.close()
-        return _Worker(process, parent_conn)
+        setups = deque(setup for setup, _ in self._setups.values())
+        return _Worker(process, parent_conn, setups=setups)
 
     def _dispatch(self) -> None:
         try:
@@ -195,6 +225,8 @@ class ProcessBackend:
 
     def _assign(self) -> None:
         with self._lock:
+            for worker in self._workers:  # before any task that follows them
+                self._send_setups(worker)
             # idle workers first, then the tasks sent ahead
             for depth in range(1, IN_FLIGHT_PER_WORKER + 1):
                 for worker in self._workers:
@@ -215,6 +247,15 @@ class ProcessBackend:
             and len(self._queue) >= len(self._workers)
             and all(w.ready and w.jobs for w in self._workers)
         )
+
+    def _send_setups(self, worker: _Worker) -> None:
+        while worker.setups:
+            try:
+                worker.conn.send_bytes(worker.setups[0])
+            except OSError:  # died between polls: its replacement gets the current setups
+                worker.setups.clear()
+                return
+            worker.setups.popleft()
 
     def _send(self, worker: _Worker, job: _Job) -> None:
         try:

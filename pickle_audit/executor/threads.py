@@ -20,7 +20,31 @@ from pickle_audit.executor.options import WorkerOptions
 from pickle_audit.executor.outcome import overdue, run_task
 
 
-class SerialBackend:
+class InProcessSetups:
+    """Setups for workers that share this process: run once, here, when added and removed."""
+
+    def __init__(self) -> None:
+        self._teardowns: dict[int, tuple[Callable[..., Any], tuple] | None] = {}
+
+    def add_setup(
+        self,
+        setup: tuple[Callable[..., Any], tuple],
+        teardown: tuple[Callable[..., Any], tuple] | None,
+    ) -> int:
+        fn, args = setup
+        fn(*args)
+        handle = len(self._teardowns)
+        self._teardowns[handle] = teardown
+        return handle
+
+    def remove_setup(self, handle: int) -> None:
+        teardown = self._teardowns.pop(handle, None)
+        if teardown is not None:
+            fn, args = teardown
+            fn(*args)
+
+
+class SerialBackend(InProcessSetups):
     """Runs each task in the caller, at submit: the reference for every other backend."""
 
     serializer = None
@@ -28,6 +52,7 @@ class SerialBackend:
     def __init__(self, options: WorkerOptions) -> None:
         if options.initializer is not None:
             options.initializer(*options.initargs)
+        super().__init__()
         self._options = options
         self._finished = False
 
@@ -49,7 +74,7 @@ class SerialBackend:
             finalize(self._options)
 
 
-class ThreadBackend:
+class ThreadBackend(InProcessSetups):
     """Daemon threads taking tasks in order; `timeout` fails an overdue task.
 
     A Python thread cannot be stopped, so an overdue or cancelled task's thread
@@ -65,6 +90,7 @@ class ThreadBackend:
     def __init__(self, workers: int, options: WorkerOptions) -> None:
         if options.initializer is not None:  # shared process state: initialize once, up front
             options.initializer(*options.initargs)
+        super().__init__()
         self._options = options
         self._timeout = options.timeout
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()

@@ -3,9 +3,11 @@
 Kept free of heavy imports: a spawn/forkserver worker imports this module
 first, and its start-up time is paid once per worker.
 
-Wire protocol (parent -> worker): pickled `(label, fn, args, kwargs)`, or an
-empty message meaning "exit". Worker -> parent: a pickled ("ready",) after
-the initializer, ("init-failed", traceback_text), or an `Outcome` per task.
+Wire protocol (parent -> worker): pickled `(label, fn, args, kwargs)`; `S`
+and a pickled `(fn, args)`: set this worker up for the tasks that follow (no
+reply); or an empty message meaning "exit". Worker -> parent: a pickled
+("ready",) after the initializer, ("init-failed", traceback_text) when the
+initializer or a setup fails, or an `Outcome` per task.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import traceback
 from pickle_audit.executor.outcome import Failure, Outcome, pack_outcome, run_task
 
 PARENT_GONE_EXIT_CODE = 75
+SETUP = b"S"  # a pickled task starts with the protocol byte 0x80, never with this
 _PARENT_CHECK_SECONDS = 0.2
 
 
@@ -56,6 +59,14 @@ def worker_main(conn, env: dict[str, str], init: bytes, lifeline=None) -> None:
             return
         if not message:
             return
+        if message[:1] == SETUP:
+            try:
+                fn, args = pickle.loads(message[1:])
+                fn(*args)
+            except BaseException:
+                conn.send_bytes(pickle.dumps(("init-failed", traceback.format_exc())))
+                return
+            continue
         conn.send_bytes(_serve(message))
 
 
