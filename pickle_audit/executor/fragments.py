@@ -130,13 +130,21 @@ def release_worker(token: str) -> None:
 
 def compute_fragment(token: str, label: str, specification: dict) -> dict[str, Any]:
     """Run one fragment job; return only what `ManyBodyCore.analyze` consumes."""
+    return compute_fragment_keeping_result(token, label, specification)[0]
+
+
+def compute_fragment_keeping_result(
+    token: str, label: str, specification: dict
+) -> tuple[dict[str, Any], Any]:
+    """Run one fragment job; return what `analyze` consumes and the whole AtomicResult
+    (stdout, provenance, ...), for a ManyBodyResult's `cluster_results`."""
     import qcengine
 
     system, setup = _SYSTEMS[token]
     atomic = atomic_input(system, label, specification)
     program = specification["program"]
     result = qcengine.compute(atomic, program, raise_error=True, task_config=setup.task_config)
-    return needed_properties(result, specification["driver"])
+    return needed_properties(result, specification["driver"]), result
 
 
 def atomic_input(system: FragmentSystem, label: str, specification: dict) -> Any:

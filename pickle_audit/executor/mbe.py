@@ -31,6 +31,7 @@ from pickle_audit.executor.fragments import (
     FragmentSystem,
     WorkerSetup,
     compute_fragment,
+    compute_fragment_keeping_result,
     import_qc_stack,
     normalize_specification,
     prepare_worker,
@@ -120,6 +121,7 @@ def run_many_body(
     address: str | None = None,
     stats: RunStats | None = None,
     executor: Executor | None = None,
+    cluster_results: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every fragment job of `core` through `qcengine.compute`; return `core.analyze`.
 
@@ -136,7 +138,9 @@ def run_many_body(
     `executor` (from `many_body_executor`) is kept by the caller and reused
     across calls: its workers start once, and each call sends its molecule once
     per worker; `backend`, `workers`, `timeout`, `retries`, `start_method` and
-    `address` are then the executor's own.
+    `address` are then the executor's own. `cluster_results`, if given, is
+    filled with each job's whole AtomicResult (not with a checkpoint, which keeps
+    only the numbers).
     """
     specs = {mc: normalize_specification(mc, spec) for mc, spec in specifications.items()}
     missing = [mc for mc in core.mc_levels if mc not in specs]
@@ -149,6 +153,11 @@ def run_many_body(
     refuse_unsupported(
         specs, jobs, nfragments=core.nfragments, embedded=bool(core.embedding_charges)
     )
+    if cluster_results is not None and checkpoint is not None:
+        raise ValueError(
+            "cluster_results needs every job's AtomicResult, and a checkpoint keeps only"
+            " energies, gradients and hessians: give one or the other"
+        )
     config = dict(DEFAULT_TASK_CONFIG if task_config is None else task_config)
     store = None
     if checkpoint is not None:
@@ -167,6 +176,7 @@ def run_many_body(
         failures = _run_jobs(
             core, specs, todo, results, store, executor, started,
             progress=progress, total=len(jobs), task_config=config, stats=stats,
+            kept=cluster_results,
         )  # fmt: skip
     finally:
         if owned is not None:
@@ -222,8 +232,10 @@ def _run_jobs(
     total: int,
     task_config: dict[str, Any],
     stats: RunStats | None,
+    kept: dict[str, Any] | None = None,
 ) -> dict[str, BaseException]:
-    """Submit every job at once; collect results as they arrive. Returns failures."""
+    """Submit every job at once; collect results as they arrive (and each whole
+    AtomicResult into `kept`, when given). Returns failures."""
     failures: dict[str, BaseException] = {}
     if not todo or executor is None:
         return failures
@@ -247,8 +259,9 @@ def _run_jobs(
             ready = time.perf_counter()
             finished: list[float] = []
             futures = {}
+            task = compute_fragment if kept is None else compute_fragment_keeping_result
             for mc, label in todo:
-                future = executor.submit(compute_fragment, token, label, specs[mc], label=label)
+                future = executor.submit(task, token, label, specs[mc], label=label)
                 future.add_done_callback(lambda _: finished.append(time.perf_counter()))
                 futures[future] = label
             for future in as_completed(futures):
@@ -256,6 +269,8 @@ def _run_jobs(
                 error = future.exception()
                 if error is None:
                     results[label] = future.result()
+                    if kept is not None:
+                        results[label], kept[label] = results[label]
                     if store is not None:
                         store.save(label, results[label])
                 else:
