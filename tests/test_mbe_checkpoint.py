@@ -41,20 +41,25 @@ def committed_rows(path: Path) -> dict[str, int]:
         return {}
 
 
-def test_interrupted_run_resumes_with_only_the_missing_jobs(tmp_path):
-    path = tmp_path / "run.sqlite"
+def start_driver(tmp_path: Path, path: Path) -> subprocess.Popen:
+    """A real run of the 6-water expansion with `path` as its checkpoint, in its own process."""
     script = tmp_path / "driver.py"
     script.write_text(textwrap.dedent(DRIVER.format(xtb=XTB, path=str(path))))
-    driver = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def test_interrupted_run_resumes_with_only_the_missing_jobs(tmp_path):
+    path = tmp_path / "run.sqlite"
+    driver = start_driver(tmp_path, path)
     while len(committed_rows(path)) < 5:
         assert driver.poll() is None, driver.communicate()
         time.sleep(0.01)
     descendants = [p.pid for p in psutil.Process(driver.pid).children(recursive=True)]
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=20)
-    assert "KeyboardInterrupt" in stderr
+    assert "KeyboardInterrupt" in stderr, (driver.returncode, stderr)
     assert wait_gone(descendants) == []
 
     total = len(job_labels(water_core(6, 2)))
@@ -108,11 +113,7 @@ def test_two_runs_sharing_a_checkpoint_never_compute_a_job_twice(tmp_path):
     from pickle_audit.executor.mbe import RunStats
 
     path = tmp_path / "run.sqlite"
-    script = tmp_path / "driver.py"
-    script.write_text(textwrap.dedent(DRIVER.format(xtb=XTB, path=str(path))))
-    first = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    first = start_driver(tmp_path, path)
     while not committed_rows(path):
         assert first.poll() is None, first.communicate()
         time.sleep(0.01)
