@@ -178,6 +178,10 @@ def run_many_body(
             progress=progress, total=len(jobs), task_config=config, stats=stats,
             kept=cluster_results,
         )  # fmt: skip
+    except BaseException:  # Ctrl-C, a broken pool: stop what runs, as a `with` block would
+        if owned is not None:
+            owned.shutdown(cancel=True)
+        raise
     finally:
         if owned is not None:
             owned.shutdown()
