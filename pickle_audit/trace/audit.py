@@ -54,7 +54,7 @@ def audit(
     budget = Budget(seconds=time_limit, objects=DEFAULT_BUDGET.objects)
     largest = functools.partial(largest_subtrees, obj, name, profile)
     try:
-        size = profile.size(obj)
+        size = len(profile.dumps(obj))
     except Exception as error:
         probe = DumpProbe(profile)
         problems = _explain(probe, [(obj, name, error)], profile, "dump", budget)

@@ -48,25 +48,6 @@ class Serializer:
     def dumps(self, obj: object) -> bytes:
         return self.fast_dumps(obj, protocol=self.protocol)
 
-    def size(self, obj: object) -> int:
-        """How many bytes `dumps` would give, without holding them: a clean audit of a
-        large object costs one pickling and no copy of its bytes."""
-        sink = _CountingSink()
-        self.new_pickler(sink).dump(obj)
-        return sink.count
-
-
-class _CountingSink:
-    """A write-only file that keeps only the number of bytes written (the pickler
-    writes whole frames, so this is called a few times per megabyte)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        return len(data)
-
 
 def dispatch_table_of(pickler: Any) -> Mapping[type, Callable[[Any], Any]]:
     """The reducer table a pickler consults before `__reduce_ex__`."""
