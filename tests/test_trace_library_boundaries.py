@@ -209,3 +209,32 @@ def test_a_value_stored_into_a_manager_proxy_is_audited(tmp_path):
     assert_stopped_at(
         result, tmp_path, "# the store", "Manager() proxy call(...)", "args[1]  _thread.lock  PA105"
     )
+
+
+@pytest.mark.timeout(200)
+def test_an_iterator_handed_to_dask_map_gets_dasks_own_answer(tmp_path):
+    """Dask refuses iterators itself; the tracer, which audits iterators lazily, hands
+    Dask the iterator it was given, so the script fails exactly as it does untraced."""
+    pytest.importorskip("distributed")
+    result = trace(
+        tmp_path,
+        """
+        import threading
+        from distributed import Client, LocalCluster
+
+        def values():
+            for n in range(6):
+                yield threading.Lock() if n == 3 else n
+
+        if __name__ == "__main__":
+            with LocalCluster(
+                n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster, Client(cluster) as client:
+                print(client.gather(client.map(str, values())))
+        """,
+    )
+    assert result.returncode == 1
+    assert "TypeError: Dask no longer supports mapping over Iterators" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "pickle-audit trace: 0 bad payloads in 1 checked; job.py exited with status 1"
+    )
