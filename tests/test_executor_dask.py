@@ -180,6 +180,8 @@ def test_retries_rerun_a_crashed_task_on_a_scheduler_the_executor_did_not_start(
 def test_a_run_leaves_neither_its_plugin_nor_its_state_on_the_workers(cluster):
     from distributed import Client
 
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test is back
     with Executor(
         "dask",
         address=cluster.scheduler_address,
@@ -191,6 +193,7 @@ def test_a_run_leaves_neither_its_plugin_nor_its_state_on_the_workers(cluster):
         seen = {executor.submit(remembered).result()["run-1"] for _ in range(4)}
     assert seen == {"molecule"}
     with Client(cluster.scheduler_address, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
         plugins = client.run(lambda dask_worker: sorted(dask_worker.plugins))
         state = client.run(remembered)
     assert len(plugins) == 2
