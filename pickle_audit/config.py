@@ -39,6 +39,7 @@ class Config:
     all_classes: bool = False
     library: bool = False  # the public API's classes are roots (see lint/public_api.py)
     exclude: tuple[str, ...] = ()  # globs, relative to the project root
+    respect_gitignore: bool = True  # walked folders skip what .gitignore files ignore
     baseline: str | None = None
     serializer: str = "pickle"  # for boundaries whose serializer is unknown
     fail_on: str = "warning"  # the least severe finding that fails the run (exit 1)
@@ -238,6 +239,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str, Path], Any]]] = {
     "all-classes": ("all_classes", _boolean),
     "library": ("library", _boolean),
     "exclude": ("exclude", _strings),
+    "respect-gitignore": ("respect_gitignore", _boolean),
     "baseline": ("baseline", _baseline),
     "serializer": ("serializer", _one_of(SERIALIZERS)),
     "fail-on": ("fail_on", _one_of(SEVERITIES)),

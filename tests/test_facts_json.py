@@ -33,19 +33,25 @@ def test_nested_values_and_parse_errors_round_trip() -> None:
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        (None, "expected ModuleFacts with 13 fields, found NoneType"),
-        (["a.py", "a", 1, [], [], [], [], [], [], None, "", [], []], "expected bool, found int"),
+        (None, "expected ModuleFacts with 14 fields, found NoneType"),
         (
-            ["a.py", "a", False, [["x"]], [], [], [], [], [], None, "", [], []],
+            ["a.py", "a", 1, [], [], [], [], [], [], None, "", [], [], []],
+            "expected bool, found int",
+        ),
+        (
+            ["a.py", "a", False, [["x"]], [], [], [], [], [], None, "", [], [], []],
             "expected ImportFact",
         ),
         (
-            ["a.py", "a", False, [], [], [], [], [], "main", None, "", [], []],
+            ["a.py", "a", False, [], [], [], [], [], "main", None, "", [], [], []],
             "expected a list, found str",
         ),
-        (["a.py", "a", False, [], [], [], [], [], [], None, 3, [], []], "expected str, found int"),
         (
-            ["a.py", "a", False, [], [], [], [], [], [], None, "", [[1]], []],
+            ["a.py", "a", False, [], [], [], [], [], [], None, 3, [], [], []],
+            "expected str, found int",
+        ),
+        (
+            ["a.py", "a", False, [], [], [], [], [], [], None, "", [[1]], [], []],
             "expected ArgumentPassFact",
         ),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,9 @@ class Item:
         "        return self._data[name]",
         "return name.upper()",
         "return object.__getattribute__(self, '_data')[name]",
+        # raises AttributeError itself while `_data` is missing: no recursion (see below)
+        "data = self.__getattribute__('_data')\n        if name in data:\n"
+        "            return data[name]\n        raise AttributeError(name)",
         # a branch for listed names only: pickle's '__setstate__' lookup never enters it
         "if name in ('size', 'shape'):\n            return self._data[name]\n"
         "        raise AttributeError(name)",
@@ -310,6 +314,31 @@ class Item:
         {getattr_body}
 """
     assert item_findings(tmp_path, body) == []
+
+
+def test_a_getattr_reading_state_through_getattribute_really_round_trips() -> None:
+    """The clean `self.__getattribute__` case above, really pickled: unpickling asks the
+    empty instance for `__setstate__`, `__getattribute__('_data')` raises AttributeError
+    without calling `__getattr__` again, and pickle takes that as "no such method"."""
+    namespace: dict = {}
+    exec(
+        "class Item:\n"
+        "    def __init__(self):\n"
+        "        self._data = {'size': 3}\n"
+        "    def __getattr__(self, name):\n"
+        "        data = self.__getattribute__('_data')\n"
+        "        if name in data:\n"
+        "            return data[name]\n"
+        "        raise AttributeError(name)\n",
+        namespace,
+    )
+    item_class = namespace["Item"]
+    item_class.__module__, item_class.__qualname__ = __name__, "RoundTripItem"
+    globals()["RoundTripItem"] = item_class
+    try:
+        assert pickle.loads(pickle.dumps(item_class())).size == 3
+    finally:
+        del globals()["RoundTripItem"]
 
 
 def test_getattr_via_dict_and_getattr_builtin_are_flagged(tmp_path: Path) -> None:

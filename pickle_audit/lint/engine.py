@@ -31,9 +31,11 @@ from pickle_audit.lint.rules import RuleRunner
 _PARALLEL_THRESHOLD = 16  # below this many files, worker start-up costs more than it saves
 
 
-def discover(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
+def discover(
+    root: Path, exclude: Sequence[str] = (), *, respect_gitignore: bool = True
+) -> list[Path]:
     """Every Python file of the project: what the index covers."""
-    return list_python_files([root], root, exclude)
+    return list_python_files([root], root, exclude, respect_gitignore=respect_gitignore)
 
 
 def decode_source(data: bytes) -> str:
@@ -176,7 +178,7 @@ def collect_findings(
     `unsaved`: content to use instead of the file on disk, by absolute path.
     """
     root = root.resolve()
-    files = discover(root, config.exclude)
+    files = discover(root, config.exclude, respect_gitignore=config.respect_gitignore)
     # callers pass absolute paths; resolving 2000 of them again costs a warm run 0.2 s
     report = {str(p) if Path(p).is_absolute() else str(Path(p).resolve()) for p in report_files}
     known = {str(p) for p in files}
@@ -184,7 +186,7 @@ def collect_findings(
     relpath = _relpath_from(os.getcwd())
     with paused_gc():
         all_facts, cache_problem = load_facts(files, FactsCache(cache_dir), jobs, unsaved)
-        findings = list(_judge(all_facts, report, config, relpath))
+        findings = list(_judge(all_facts, report, config, relpath, root))
     return Collected(
         findings=tuple(sorted(dict.fromkeys(findings), key=Finding.sort_key)),
         files_checked=len(report),
@@ -198,7 +200,7 @@ def collect_findings(
 
 
 def _judge(
-    all_facts: list[ModuleFacts], report: set[str], config: Config, relpath
+    all_facts: list[ModuleFacts], report: set[str], config: Config, relpath, root: Path
 ) -> Iterator[Finding]:
     for facts in all_facts:
         error = facts.parse_error
@@ -206,7 +208,7 @@ def _judge(
             where = Location(relpath(facts.path), error.line, error.column, "", "")
             finding = make_finding("PA000", where, error.message)
             yield replace(finding, fix=error.fix) if error.fix else finding
-    index = ProjectIndex(all_facts)
+    index = ProjectIndex(all_facts, root)
     check_boundary_classes(index, config.boundary_classes)
     boundaries = find_boundaries(index, config.start_method)
     reach = Reachability(index, boundaries, config, relpath)

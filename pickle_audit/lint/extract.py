@@ -194,6 +194,9 @@ class _Scope:
     is_generator: bool = False
     super_calls: list[SuperInitCall] = field(default_factory=list)
     sets_args: bool = False
+    args_length: int | None = None
+    # methods called on `self` (`self.compute()`); a nested function shares its method's set
+    self_calls: set[str] = field(default_factory=set)
     start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
     params: frozenset[str] = frozenset()  # the function's own parameters, `self` aside
 
@@ -230,6 +233,7 @@ class _Extractor:
         self.main_guard_names: list[str] = []
         self.start_method = ""  # set by a set_start_method("...") call
         self.passes: list[ArgumentPassFact] = []
+        self.method_calls: set[str] = set()  # `x.name(...)` on anything but `self`
         self.under_main_guard = False
         # classes being walked, innermost last: `self.x = ...` belongs to the last one
         self._class_stack: list[_ClassBuilder] = []
@@ -265,6 +269,7 @@ class _Extractor:
             main_guard_names=tuple(self.main_guard_names),
             start_method=self.start_method,
             passes=tuple(self.passes),
+            method_calls=tuple(sorted(self.method_calls)),
         )
 
     def block(
@@ -410,6 +415,10 @@ class _Extractor:
             and target.value.value == scope.self_name
         ):
             if target.attr.value == "args" and scope.function_name == "__init__":
+                length = _tuple_length(getattr(node, "value", None))
+                # two assignments of different lengths (branches): nothing is known
+                first = not scope.sets_args
+                scope.args_length = length if first or scope.args_length == length else None
                 scope.sets_args = True
             owner = self._class_of(scope)
             if owner is not None:
@@ -628,6 +637,11 @@ class _Extractor:
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            receiver_name = func.value.value if isinstance(func.value, cst.Name) else None
+            if scope.self_name and receiver_name == scope.self_name:
+                scope.self_calls.add(method)
+            else:
+                self.method_calls.add(method)
             if method == "__init__" and scope.function_name == "__init__":
                 self.super_init(node, scope)
                 return
@@ -871,6 +885,8 @@ class _Extractor:
         inner.params = frozenset(
             p.name for p in params if p.name != self_name and p.kind in ("positional", "kwonly")
         )
+        if not in_class and scope.self_name:
+            inner.self_calls = scope.self_calls  # what a nested function calls, its method calls
         for param in params:
             if param.name != self_name:
                 # a parameter shadows any module-level name (`def f(queue): self.q = queue`)
@@ -896,6 +912,8 @@ class _Extractor:
             under_main_guard=self.under_main_guard,
             unbound=in_class
             and any(d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators),
+            self_calls=tuple(sorted(inner.self_calls)) if self_name else (),
+            decorated=bool(decorators) and not takes_class,
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")
             + tuple(p.name for p in params if p.kind == "kwonly")
@@ -946,6 +964,7 @@ class _Extractor:
                 line=fact.line,
                 column=fact.column,
                 snippet=self.positions.text(node, until=node.body),
+                args_length=inner.args_length,
             )
         elif name == "__getattr__" and params:
             reads, guarded = _getattr_behaviour(node, params)
@@ -1130,7 +1149,7 @@ def _reads_self(node: cst.CSTNode, self_name: str) -> bool:
             if (
                 isinstance(current.value, cst.Name)
                 and current.value.value == self_name
-                and current.attr.value not in ("__class__", "__dict__")
+                and current.attr.value not in ("__class__", "__dict__", "__getattribute__")
             ):
                 return True
         elif isinstance(current, cst.Call):
@@ -1284,3 +1303,12 @@ def _libcst_only_problem(error: cst.ParserSyntaxError) -> ParseErrorFact:
         " though Python accepts it",
         _LIBCST_FIX,
     )
+
+
+def _tuple_length(node: object) -> int | None:
+    """How many items a tuple display holds, or None when it is not one (or unpacks)."""
+    if not isinstance(node, cst.Tuple):
+        return None
+    if any(isinstance(item, cst.StarredElement) for item in node.elements):
+        return None
+    return len(node.elements)

@@ -86,6 +86,8 @@ class FunctionFact:
     params: tuple[str, ...] = ()  # positional parameters in order, then keyword-only ones
     # a @staticmethod or @classmethod: reached through an instance, it does not carry it
     unbound: bool = False
+    self_calls: tuple[str, ...] = ()  # methods it calls on its own instance (`self.x()`)
+    decorated: bool = False  # a property or other wrapper: who calls it is unknown
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class InitFact:
     line: int
     column: int
     snippet: str
+    args_length: int | None = None  # `self.args = (a, b)`: a tuple display, no starred item
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ class ModuleFacts:
     start_method: str = ""  # from a multiprocessing.set_start_method("...") call in it
     passes: tuple[ArgumentPassFact, ...] = ()
     comments: tuple[CommentFact, ...] = ()  # read once here, so warm runs never tokenize
+    method_calls: tuple[str, ...] = ()  # names called as methods of anything but `self`
     _class_map: dict[str, ClassFact] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )

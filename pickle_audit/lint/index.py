@@ -43,6 +43,24 @@ def module_name_for(path: Path) -> str:
     return ".".join(reversed(parts)) or path.stem
 
 
+def namespace_names(path: Path, module: str, root: Path) -> Iterator[str]:
+    """The longer names a module also has when the folders above its top package are
+    PEP 420 namespace packages (no `__init__.py`), up to but not including `root`.
+
+    `root/ns/sub/mod.py` with no `__init__.py` anywhere is importable as `mod`,
+    `sub.mod` or `ns.sub.mod`, depending on which folder is on `sys.path`; the
+    index answers to all of them, so `from ns.sub.mod import X` resolves.
+    """
+    folder = path.parent
+    for _ in range(module.count(".") + (path.name == "__init__.py")):
+        folder = folder.parent
+    name = module
+    while folder != root and folder.is_relative_to(root) and folder.name.isidentifier():
+        name = f"{folder.name}.{name}"
+        yield name
+        folder = folder.parent
+
+
 class ClassRef(NamedTuple):
     """A class found in the project, with the module it lives in."""
 
@@ -67,7 +85,7 @@ class FunctionRef(NamedTuple):
 class ProjectIndex:
     """Every module below the root, by dotted name."""
 
-    def __init__(self, modules: Iterable[ModuleFacts]) -> None:
+    def __init__(self, modules: Iterable[ModuleFacts], root: Path | None = None) -> None:
         self.modules: dict[str, ModuleFacts] = {}  # unique key -> facts
         self.classes: dict[str, ClassRef] = {}
         self.functions: dict[str, FunctionRef] = {}
@@ -89,6 +107,12 @@ class ProjectIndex:
                 self.classes[f"{key}.{cls.qualname}"] = ClassRef(facts, cls, key)
             for function in facts.functions:
                 self.functions[f"{key}.{function.qualname}"] = FunctionRef(facts, function)
+        # a module's namespace-package names, consulted only where no module has the name
+        self._namespace_names: dict[str, list[str]] = {}
+        if root is not None:
+            for key, facts in self.modules.items():
+                for name in namespace_names(Path(facts.path), facts.module, root):
+                    self._namespace_names.setdefault(name, []).append(key)
         self._mro_cache: dict[str, tuple[ClassRef, ...]] = {}
         self._class_names: dict[tuple[str, str, str], ClassRef | None] = {}
 
@@ -157,7 +181,11 @@ class ProjectIndex:
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             prefix = ".".join(parts[:cut])
-            keys = self._by_name.get(prefix) or ([prefix] if prefix in self.modules else [])
+            keys = (
+                self._by_name.get(prefix)
+                or ([prefix] if prefix in self.modules else [])
+                or self._namespace_names.get(prefix)
+            )
             if keys:
                 key = (
                     keys[0]

@@ -19,6 +19,7 @@ from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import AttributeFact, FunctionFact, ValueFact
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.public_api import public_classes
+from pickle_audit.lint.worker_side import WorkerSide
 
 RelPath = Callable[[str], str]
 SERIALIZER_ORDER = ("pickle", "cloudpickle", "dill")
@@ -57,6 +58,9 @@ class Reachability:
         self.config = config
         self.relpath = relpath
         self._edges: dict[str, list[tuple[ClassRef, ChainStep]]] = {}
+        self.worker_side = WorkerSide(
+            index, (task for boundary in boundaries for task in self.tasks(boundary))
+        )
         roots: dict[str, list[tuple[ClassRef, ChainStep]]] = {s: [] for s in SERIALIZER_ORDER}
         for boundary in boundaries:
             step = ChainStep(
@@ -118,6 +122,24 @@ class Reachability:
             return None
         return BoundMethod(owner, found[1])
 
+    def tasks(self, boundary: Boundary) -> Iterator[tuple[ClassRef, str]]:
+        """The instance a boundary runs in the worker, with the method it runs there."""
+        bound = self.bound_method(boundary)
+        if bound is not None:
+            yield bound.owner, bound.method.qualname.rpartition(".")[2]
+        elif self._callable_instance(boundary):
+            for ref in self.value_classes(boundary.call.callable, boundary):
+                yield ref, "__call__"
+
+    @staticmethod
+    def _callable_instance(boundary: Boundary) -> bool:
+        """`pool.map(Job(...), xs)`, `pool.apply(self, ...)`: an instance as the task."""
+        target = boundary.call.callable
+        return target is not None and (
+            target.kind in ("call", "annotation")
+            or (target.kind == "name" and target.name == "self")
+        )
+
     def boundary_roots(self, boundary: Boundary) -> Iterator[ClassRef]:
         bound = self.bound_method(boundary)
         if bound is not None:
@@ -136,11 +158,7 @@ class Reachability:
                 ref = self.index.class_named(module, name)
                 if ref is not None:
                     yield ref
-        callable_instance = target is not None and (
-            target.kind in ("call", "annotation")
-            or (target.kind == "name" and target.name == "self")
-        )
-        if bound is None and callable_instance:  # `pool.map(Job(...), xs)`, `apply(self, ...)`
+        if bound is None and self._callable_instance(boundary):
             yield from self.value_classes(target, boundary)
         for value in boundary.payload:
             yield from self.value_classes(value, boundary)
@@ -198,7 +216,7 @@ class Reachability:
         found: list[tuple[ClassRef, ChainStep]] = []
         path = self.relpath(ref.module.path)
         for fact in ref.fact.attributes:
-            if not _travels(fact):
+            if not _travels(fact) or self.worker_side.assigned_in_worker(ref, fact):
                 continue
             for child in self.attribute_types(ref, fact):
                 text = f"{child.name} reaches a worker via {ref.name}.{fact.name}"

@@ -89,10 +89,13 @@ class RuleRunner:
         ctx = ValueContext(self.index, ref.module, ref.fact.qualname)
         serializers = self._serializers(reached)
         left_out = self.left_out_of_state(ref)
+        worker_side = self.reach.worker_side
         for fact in ref.fact.attributes:
             if not fact.on_instance or fact.value is None:
                 continue
             if left_out is None or fact.name in left_out:
+                continue
+            if worker_side.assigned_in_worker(ref, fact):
                 continue
             for serializer in serializers:
                 problem = judge(fact.value, serializer, ctx)
@@ -179,7 +182,11 @@ class RuleRunner:
             if left_out is None:
                 continue
             for fact in current.fact.attributes:
-                if fact.on_instance and fact.name not in left_out:
+                if (
+                    fact.on_instance
+                    and fact.name not in left_out
+                    and not self.reach.worker_side.assigned_in_worker(current, fact)
+                ):
                     problem = judge(fact.value, serializer, ctx)
                     if problem is not None and not (inherited and problem.rule == INHERITED_ONLY):
                         self._unsafe[key] = f"{problem.what} on {current.name}.{fact.name}"

@@ -40,7 +40,9 @@ def lint_paths(
     project, with that text. A named file need not exist when its text is given.
     """
     root = root.resolve()
-    report_files = list_python_files(paths or [root], root, config.exclude)
+    report_files = list_python_files(
+        paths or [root], root, config.exclude, respect_gitignore=config.respect_gitignore
+    )
     texts = {str(path.resolve()): text for path, text in (unsaved or {}).items()}
     collected = collect_findings(
         root,

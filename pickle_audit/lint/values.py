@@ -7,11 +7,18 @@ locks and files; nothing pickles a generator or a socket.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 
 from pickle_audit.lint.facts import ModuleFacts, ValueFact
 from pickle_audit.lint.index import ProjectIndex
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 PICKLE_ONLY = frozenset({"pickle"})
 NOT_DILL = frozenset({"pickle", "cloudpickle"})
@@ -151,8 +158,43 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
     ("PA108", "mappingproxy", PICKLE_ONLY, ("types.MappingProxyType",)),
     ("PA108", "module object", PICKLE_ONLY, ("importlib.import_module", "builtins.__import__")),
 )
+
+
+@dataclass(frozen=True)
+class KnownValue:
+    """One catalogue entry: the calls that make a value, and who refuses it."""
+
+    rule: str
+    label: str
+    fails: frozenset[str]
+    calls: tuple[str, ...]
+    package: str  # imported by the test that verifies the entry
+
+
+def known_unpicklable() -> tuple[KnownValue, ...]:
+    """The catalogue of well-known third-party (and more stdlib) values. It is data
+    (pickle_audit/data/known_unpicklable.toml), so a library's client type takes one
+    entry, and tests/test_known_unpicklable.py proves each entry on a real instance."""
+    text = resources.files("pickle_audit").joinpath("data/known_unpicklable.toml").read_text()
+    return tuple(
+        KnownValue(
+            entry["rule"],
+            entry["label"],
+            frozenset(entry["fails"]),
+            tuple(entry["calls"]),
+            entry["package"],
+        )
+        for entry in tomllib.loads(text)["entry"]
+    )
+
+
 _CALLS: dict[str, tuple[str, str, frozenset[str]]] = {
-    name: (rule, label, fails) for rule, label, fails, names in _RESOURCE_GROUPS for name in names
+    name: (rule, label, fails)
+    for rule, label, fails, names in (
+        *_RESOURCE_GROUPS,
+        *((known.rule, known.label, known.fails, known.calls) for known in known_unpicklable()),
+    )
+    for name in names
 }
 
 
