@@ -7,9 +7,17 @@ and an unresolvable receiver is not one (no guessing, no false alarms).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from pickle_audit.lint.facts import BoundaryCallFact, ModuleFacts, ValueFact, evidence
+from pickle_audit.findings import ChainStep
+from pickle_audit.lint.facts import (
+    BoundaryCallFact,
+    FunctionFact,
+    ModuleFacts,
+    ValueFact,
+    evidence,
+)
 from pickle_audit.lint.index import ProjectIndex
 
 PICKLE = "pickle"
@@ -102,6 +110,16 @@ CALLABLE_FIRST_METHODS = (
 
 
 @dataclass(frozen=True)
+class FactoryHop:
+    """A project function or method that returned the pool a boundary calls."""
+
+    text: str  # "the process pool is returned by make_pool()"
+    path: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
 class Boundary:
     """A call that pickles its arguments for another process."""
 
@@ -110,6 +128,15 @@ class Boundary:
     kind: str  # "process pool", "process", "process queue", "Dask client", ...
     serializer: str
     start_method: str = "portable"  # the call's own, else the project's, else configured
+    factory: tuple[FactoryHop, ...] = ()  # the factories the receiver came from, outermost first
+
+    def chain(self, relpath: Callable[[str], str]) -> tuple[ChainStep, ...]:
+        """The last hops of every chain that ends here: the call, then its pool's makers."""
+        call = self.call
+        return (
+            ChainStep(f"<- {call.text}", relpath(self.module.path), call.line, call.column),
+            *(ChainStep(hop.text, relpath(hop.path), hop.line, hop.column) for hop in self.factory),
+        )
 
     @property
     def iterates_arguments(self) -> bool:
@@ -172,12 +199,59 @@ def classify_boundary(
     """The boundary this call is, or None when it is not (provably) a process boundary."""
     resolved = receiver_type(index, facts, call)
     known = _RECEIVERS.get(resolved)
+    makers: tuple[tuple[str, ModuleFacts, FunctionFact], ...] = ()
+    if known is None:
+        made, makers = made_by_factory(index, facts, call.class_qualname, resolved)
+        known = _RECEIVERS.get(made)
     if known is None:
         return None
     kind, serializer, methods = known
     if call.method not in methods:
         return None
-    return Boundary(call=call, module=facts, kind=kind, serializer=serializer)
+    factory = tuple(
+        FactoryHop(f"the {kind} is returned by {name}()", module.path, fact.line, fact.column)
+        for name, module, fact in makers
+    )
+    return Boundary(call=call, module=facts, kind=kind, serializer=serializer, factory=factory)
+
+
+_FACTORY_HOPS = 4  # a factory that calls a factory that ...
+
+
+def made_by_factory(
+    index: ProjectIndex, facts: ModuleFacts, class_qualname: str, made: str
+) -> tuple[str, tuple[tuple[str, ModuleFacts, FunctionFact], ...]]:
+    """What a project function or method returns, when `made` is its call (`make_pool()`,
+    `self._executor()`): the evidence of its `return` (or its return annotation), so a
+    pool that a factory builds is a boundary where it is used; with the factories
+    followed (name as written, module, function). ("", ()) when unknown."""
+    makers: list[tuple[str, ModuleFacts, FunctionFact]] = []
+    for _ in range(_FACTORY_HOPS):
+        if not made.endswith("()"):
+            return "", ()
+        name = made[:-2]
+        found: tuple[ModuleFacts, FunctionFact, str] | None = None
+        if name.startswith("self.") and class_qualname:
+            owner = index.class_in(facts, class_qualname)
+            method = index.find_method(owner, name[5:]) if owner is not None else None
+            if method is not None:
+                found = (method[0].module, method[1], method[0].fact.qualname)
+        else:
+            function = index.lookup_function(name, facts.path)
+            if function is not None:
+                found = (function.module, function.fact, "")
+        if found is None:
+            return "", ()
+        facts, function_fact, class_qualname = found
+        shown = name if name.startswith("self.") else name.rpartition(".")[2]
+        makers.append((shown, facts, function_fact))
+        products = function_fact.returned or tuple(f"{r}()" for r in function_fact.returns)
+        if not products:
+            return "", ()
+        made = index.resolve(facts, products[0])
+        if made in _RECEIVERS:
+            return made, tuple(makers)
+    return "", ()
 
 
 def find_boundaries(index: ProjectIndex, start_method: str = "portable") -> list[Boundary]:

@@ -195,6 +195,7 @@ class _Scope:
     super_calls: list[SuperInitCall] = field(default_factory=list)
     sets_args: bool = False
     args_length: int | None = None
+    returned: list[str] = field(default_factory=list)  # evidence of what `return` gives back
     # methods called on `self` (`self.compute()`); a nested function shares its method's set
     self_calls: set[str] = field(default_factory=set)
     start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
@@ -346,6 +347,12 @@ class _Extractor:
             self.annotated_assign(node, scope, cls)
         elif kind is cst.AugAssign:
             self.scan(node.value, scope)
+        elif kind is cst.Return:
+            if node.value is not None:
+                self.scan(node.value, scope)
+                returned = evidence(self.classify(node.value, scope))
+                if returned and returned not in scope.returned:
+                    scope.returned.append(returned)
         elif kind is cst.Import:
             self.import_statement(node)
         elif kind is cst.ImportFrom:
@@ -913,6 +920,7 @@ class _Extractor:
             unbound=in_class
             and any(d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators),
             self_calls=tuple(sorted(inner.self_calls)) if self_name else (),
+            returned=tuple(inner.returned),
             decorated=bool(decorators) and not takes_class,
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")

@@ -61,18 +61,15 @@ class Reachability:
         self.worker_side = WorkerSide(
             index, (task for boundary in boundaries for task in self.tasks(boundary))
         )
-        roots: dict[str, list[tuple[ClassRef, ChainStep]]] = {s: [] for s in SERIALIZER_ORDER}
+        roots: dict[str, list[tuple[ClassRef, tuple[ChainStep, ...]]]] = {
+            s: [] for s in SERIALIZER_ORDER
+        }
         for boundary in boundaries:
-            step = ChainStep(
-                f"<- {boundary.call.text}",
-                relpath(boundary.module.path),
-                boundary.call.line,
-                boundary.call.column,
-            )
+            steps = boundary.chain(relpath)
             for ref in self.boundary_roots(boundary):
-                roots.setdefault(boundary.serializer, []).append((ref, step))
+                roots.setdefault(boundary.serializer, []).append((ref, steps))
         for ref, step in self.configured_roots():
-            roots.setdefault(config.serializer, []).append((ref, step))
+            roots.setdefault(config.serializer, []).append((ref, (step,)))
         self.chains: dict[str, dict[str, tuple[ChainStep, ...]]] = {
             serializer: self._search(found) for serializer, found in roots.items() if found
         }
@@ -227,12 +224,14 @@ class Reachability:
         self._edges[ref.qualified] = found
         return found
 
-    def _search(self, roots: list[tuple[ClassRef, ChainStep]]) -> dict[str, tuple[ChainStep, ...]]:
+    def _search(
+        self, roots: list[tuple[ClassRef, tuple[ChainStep, ...]]]
+    ) -> dict[str, tuple[ChainStep, ...]]:
         chains: dict[str, tuple[ChainStep, ...]] = {}
         queue: deque[ClassRef] = deque()
-        for ref, step in roots:
+        for ref, steps in roots:
             if ref.qualified not in chains:
-                chains[ref.qualified] = (step,)
+                chains[ref.qualified] = steps
                 queue.append(ref)
         while queue:
             ref = queue.popleft()

@@ -201,7 +201,7 @@ class RuleRunner:
         serializer = boundary.serializer
         path = self.relpath(module.path)
         where = Location(path, call.line, call.column, call.scope or "<module>", call.snippet)
-        chain = (ChainStep(f"<- {call.text}", path, call.line, call.column),)
+        chain = boundary.chain(self.relpath)
         ctx = ValueContext(self.index, module, call.class_qualname)
         yield from self.callable_findings(boundary, where, chain, ctx)
         for value in boundary.payload:
@@ -280,12 +280,7 @@ class RuleRunner:
             chain = (
                 ChainStep(f"passed as `{target.param}` to {target.callee}()", path, fact.line),
                 *sink.via,
-                ChainStep(
-                    f"<- {boundary.call.text}",
-                    self.relpath(boundary.module.path),
-                    boundary.call.line,
-                    boundary.call.column,
-                ),
+                *boundary.chain(self.relpath),
             )
             ctx = ValueContext(self.index, module, "")
             for problem in self._sent_problems(fact.value, sink, ctx):
