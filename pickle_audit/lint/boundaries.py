@@ -245,7 +245,8 @@ def made_by_factory(
         facts, function_fact, class_qualname = found
         shown = name if name.startswith("self.") else name.rpartition(".")[2]
         makers.append((shown, facts, function_fact))
-        products = function_fact.returned or tuple(f"{r}()" for r in function_fact.returns)
+        products = [evidence(value) for value in function_fact.returned]
+        products = [p for p in products if p] or [f"{r}()" for r in function_fact.returns]
         if not products:
             return "", ()
         made = index.resolve(facts, products[0])

@@ -195,7 +195,7 @@ class _Scope:
     super_calls: list[SuperInitCall] = field(default_factory=list)
     sets_args: bool = False
     args_length: int | None = None
-    returned: list[str] = field(default_factory=list)  # evidence of what `return` gives back
+    returned: list[ValueFact] = field(default_factory=list)  # what `return` statements give
     # methods called on `self` (`self.compute()`); a nested function shares its method's set
     self_calls: set[str] = field(default_factory=set)
     start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
@@ -350,8 +350,8 @@ class _Extractor:
         elif kind is cst.Return:
             if node.value is not None:
                 self.scan(node.value, scope)
-                returned = evidence(self.classify(node.value, scope))
-                if returned and returned not in scope.returned:
+                returned = self.classify(node.value, scope)
+                if returned.kind != "other" and returned not in scope.returned:
                     scope.returned.append(returned)
         elif kind is cst.Import:
             self.import_statement(node)

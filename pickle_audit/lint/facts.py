@@ -88,7 +88,7 @@ class FunctionFact:
     unbound: bool = False
     self_calls: tuple[str, ...] = ()  # methods it calls on its own instance (`self.x()`)
     decorated: bool = False  # a property or other wrapper: who calls it is unknown
-    returned: tuple[str, ...] = ()  # evidence of returned values (`ProcessPoolExecutor()`)
+    returned: tuple[ValueFact, ...] = ()  # what its `return` statements give back
 
 
 @dataclass(frozen=True)

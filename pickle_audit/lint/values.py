@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from pickle_audit.lint.facts import ModuleFacts, ValueFact
+from pickle_audit.lint.facts import FunctionFact, ModuleFacts, ValueFact
 from pickle_audit.lint.index import ProjectIndex
 
 if sys.version_info >= (3, 11):
@@ -211,6 +211,7 @@ class ValueContext:
     index: ProjectIndex
     module: ModuleFacts
     class_qualname: str = ""
+    depth: int = 0  # project functions followed into for what they return
 
 
 def judge(value: ValueFact | None, serializer: str, ctx: ValueContext) -> ValueProblem | None:
@@ -257,15 +258,21 @@ def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> Value
     return ValueProblem(*simple) if simple else None
 
 
+_MAX_RETURN_DEPTH = 3
+
+
 def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem | None:
     index = ctx.index
     head, _, rest = name.partition(".")
     if head == "self" and rest and "." not in rest and ctx.class_qualname:
         owner = index.class_in(ctx.module, ctx.class_qualname)
         found = index.find_method(owner, rest) if owner is not None else None
-        if found is not None and found[1].is_generator:
+        if found is None:
+            return None
+        if found[1].is_generator:
             return ValueProblem("PA104", f"generator from {name}()")
-        return None
+        inner = ValueContext(index, found[0].module, found[0].fact.qualname, ctx.depth + 1)
+        return _judge_returned(found[1], name, serializer, inner)
     resolved = index.resolve(ctx.module, name)
     known = _CALLS.get(resolved)
     if known is not None:
@@ -275,6 +282,24 @@ def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem |
             return ValueProblem(rule, f"{label} ({shown})")
         return None
     function = index.lookup_function(resolved, ctx.module.path)
-    if function is not None and function.fact.is_generator:
+    if function is None:
+        return None
+    if function.fact.is_generator:
         return ValueProblem("PA104", f"generator from {name}()")
+    owner = function.fact.qualname.rpartition(".")[0] if "." in function.fact.qualname else ""
+    inner = ValueContext(index, function.module, owner, ctx.depth + 1)
+    return _judge_returned(function.fact, name, serializer, inner)
+
+
+def _judge_returned(
+    function: FunctionFact, name: str, serializer: str, ctx: ValueContext
+) -> ValueProblem | None:
+    """What a project function returns, judged where it is written: `self.log =
+    self.open_log()` stores the file that `open_log` opens."""
+    if ctx.depth > _MAX_RETURN_DEPTH:
+        return None
+    for value in function.returned:
+        problem = judge(value, serializer, ctx)
+        if problem is not None:
+            return ValueProblem(problem.rule, f"{problem.what} returned by {name}()")
     return None
