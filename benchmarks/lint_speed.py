@@ -118,7 +118,7 @@ def run_contender(name: str, command: list[str], cwd: Path, timeout: float) -> M
 
 def copy_file_set(paths: list[Path], target: Path) -> list[Path]:
     """Copy the `.py` files below `paths` into `target`, keeping their relative layout."""
-    files = list_python_files(paths, Path("/"), ())
+    files = list_python_files(paths, Path("/"), (), respect_gitignore=False)
     base = Path(os.path.commonpath([str(path.parent) for path in files]))
     copies = []
     for path in files:

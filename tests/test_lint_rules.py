@@ -341,6 +341,34 @@ def test_a_getattr_reading_state_through_getattribute_really_round_trips() -> No
         del globals()["RoundTripItem"]
 
 
+def test_a_guard_that_refuses_only_other_names_is_flagged_and_really_recurses(
+    tmp_path: Path,
+) -> None:
+    """`if name in {"__array_struct__"}: raise` leaves `__setstate__` to the read below."""
+    body = """
+class Item:
+    def __init__(self):
+        self.data = {}
+
+    def __getattr__(self, name):
+        if name in {"__array_struct__", "__array_interface__"}:
+            raise AttributeError(name)
+        return self.data[name]
+"""
+    [finding] = item_findings(tmp_path, body)
+    assert finding[:2] == ("PA302", 8)
+    namespace: dict = {}
+    exec(body, namespace)
+    item_class = namespace["Item"]
+    item_class.__module__, item_class.__qualname__ = __name__, "PartlyGuardedItem"
+    globals()["PartlyGuardedItem"] = item_class
+    try:
+        with pytest.raises(RecursionError):
+            pickle.loads(pickle.dumps(item_class()))
+    finally:
+        del globals()["PartlyGuardedItem"]
+
+
 def test_getattr_via_dict_and_getattr_builtin_are_flagged(tmp_path: Path) -> None:
     body = """
 class Item:

@@ -1216,7 +1216,7 @@ def _getattr_behaviour(node: cst.FunctionDef, params: tuple[ParamFact, ...]) -> 
         if isinstance(statement, cst.If) and attr_name and _mentions(statement.test, attr_name):
             if _reads_self(statement.test, self_name):
                 return True, False
-            if _raises(statement.body):
+            if _raises(statement.body) and not _spares_setstate(statement.test, attr_name):
                 return _reads_self(node.body, self_name), True
             if _selects_names(statement.test, attr_name) and statement.orelse is None:
                 continue  # runs only for the names listed, which pickle never asks for
@@ -1232,6 +1232,23 @@ def _is_self_dict(node: cst.BaseExpression, self_name: str) -> bool:
         and isinstance(node.value, cst.Name)
         and node.value.value == self_name
     )
+
+
+def _spares_setstate(test: cst.BaseExpression, attr_name: str) -> bool:
+    """`if name in {"__array_struct__"}: raise`: a guard that lists the names it refuses
+    and `__setstate__` is not among them, the one name unpickling asks for, so the
+    read below it still runs while the instance is empty."""
+    if not _selects_names(test, attr_name):
+        return False
+    comparator = test.comparisons[0].comparator  # type: ignore[attr-defined]
+    items = (
+        [element.value for element in comparator.elements]
+        if isinstance(comparator, cst.Set | cst.List | cst.Tuple)
+        else [comparator]
+    )
+    if not all(isinstance(item, cst.SimpleString) for item in items):
+        return False
+    return "__setstate__" not in {item.evaluated_value for item in items}
 
 
 def _selects_names(test: cst.BaseExpression, attr_name: str) -> bool:
