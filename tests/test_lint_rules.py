@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 
 import pytest
@@ -362,8 +363,10 @@ class Item:
     item_class = namespace["Item"]
     item_class.__module__, item_class.__qualname__ = __name__, "PartlyGuardedItem"
     globals()["PartlyGuardedItem"] = item_class
+    # before 3.11 there is no object.__getstate__: pickling itself asks __getattr__ for it
+    failure = RecursionError if sys.version_info >= (3, 11) else KeyError
     try:
-        with pytest.raises(RecursionError):
+        with pytest.raises(failure):
             pickle.loads(pickle.dumps(item_class()))
     finally:
         del globals()["PartlyGuardedItem"]
