@@ -551,6 +551,15 @@ class _Extractor:
                 "container",
                 items=(self.classify(node.body, scope), self.classify(node.orelse, scope)),
             )
+        if kind is cst.BooleanOperation:  # `lock or threading.Lock()`: either side may be it
+            return ValueFact(
+                "container",
+                items=(self.classify(node.left, scope), self.classify(node.right, scope)),
+            )
+        if kind in (cst.ListComp, cst.SetComp):  # every item is what the element makes
+            return ValueFact("container", items=(self.classify(node.elt, scope),))
+        if kind is cst.DictComp:
+            return ValueFact("container", items=(self.classify(node.value, scope),))
         return OTHER
 
     def substitute(self, name: str | None, scope: _Scope) -> str:
@@ -585,7 +594,9 @@ class _Extractor:
             inner = self.classify(node.args[0].value, scope)
             if inner.kind in ("lambda", "nested_function", "local_class", "partial_closure"):
                 return ValueFact("partial_closure", name=inner.name or inner.kind)
-            return ValueFact("partial", name=inner.name, items=(inner,))
+            # the wrapped callable first, then what the partial binds: all of it is pickled
+            bound = tuple(self.classify(arg.value, scope) for arg in node.args[1:] if not arg.star)
+            return ValueFact("partial", name=inner.name, items=(inner, *bound))
         name = self.substitute(name, scope)
         return ValueFact("call", name=name, refs=(name,))
 

@@ -157,6 +157,9 @@ class Reachability:
                     yield ref
         if bound is None and self._callable_instance(boundary):
             yield from self.value_classes(target, boundary)
+        if target is not None and target.kind == "partial":  # `partial(work, self)`
+            for argument in target.items[1:]:
+                yield from self.value_classes(argument, boundary)
         for value in boundary.payload:
             yield from self.value_classes(value, boundary)
 
