@@ -152,8 +152,8 @@ _RULES = (
         "PA302",
         "getattr-recursion",
         "error",
-        "__getattr__ that reads instance state without guarding dunder/private names:"
-        " unpickling recurses forever",
+        "__getattr__ that reads instance state without guarding dunder/private names"
+        " (unpickling recurses forever), or lets a KeyError out (unpickling fails)",
         "raise AttributeError for names starting with '_' before touching instance state",
     ),
 )

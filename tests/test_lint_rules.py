@@ -372,6 +372,73 @@ class Item:
         del globals()["PartlyGuardedItem"]
 
 
+KEYERROR_GETATTRS = {
+    "vars": "return vars(self)['data'][name]",
+    "dict-get": "return self.__dict__.get('data', {})[name]",
+    "class-table": "return type(self).defaults[name]",
+}
+
+
+def _loaded_class(body: str, qualname: str) -> type:
+    """The class `body` defines, importable from this module under `qualname`."""
+    namespace: dict = {}
+    exec(body, namespace)
+    cls = namespace["Item"]
+    cls.__module__, cls.__qualname__ = __name__, qualname
+    globals()[qualname] = cls
+    return cls
+
+
+@pytest.mark.parametrize("lookup", sorted(KEYERROR_GETATTRS))
+def test_a_getattr_that_lets_a_keyerror_out_is_flagged_and_really_fails(
+    tmp_path: Path, lookup: str
+) -> None:
+    """No recursion here, but unpickling asks for `__setstate__`, and a KeyError is not
+    the AttributeError that means "no such method"."""
+    body = f"""
+class Item:
+    defaults = {{"size": 3}}
+
+    def __init__(self):
+        self.data = {{"size": 3}}
+
+    def __getattr__(self, name):
+        {KEYERROR_GETATTRS[lookup]}
+"""
+    [finding] = item_findings(tmp_path, body)
+    assert finding[:2] == ("PA302", 10)
+    assert finding[2] == (
+        "Item.__getattr__ looks the name up in a mapping and lets its KeyError out:"
+        " unpickling asks the empty instance for __setstate__, gets KeyError instead of"
+        " AttributeError, and fails"
+    )
+    item_class = _loaded_class(body, f"KeyErrorItem_{lookup.replace('-', '_')}")
+    try:
+        with pytest.raises(KeyError):
+            pickle.loads(pickle.dumps(item_class()))
+    finally:
+        del globals()[item_class.__qualname__]
+
+
+def test_a_keyerror_turned_into_attributeerror_is_clean_and_round_trips(tmp_path: Path) -> None:
+    body = """
+class Item:
+    defaults = {"size": 3}
+
+    def __getattr__(self, name):
+        try:
+            return type(self).defaults[name]
+        except KeyError:
+            raise AttributeError(name) from None
+"""
+    assert item_findings(tmp_path, body) == []
+    item_class = _loaded_class(body, "TranslatedKeyErrorItem")
+    try:
+        assert pickle.loads(pickle.dumps(item_class())).size == 3
+    finally:
+        del globals()["TranslatedKeyErrorItem"]
+
+
 def test_getattr_via_dict_and_getattr_builtin_are_flagged(tmp_path: Path) -> None:
     body = """
 class Item:

@@ -986,13 +986,14 @@ class _Extractor:
                 args_length=inner.args_length,
             )
         elif name == "__getattr__" and params:
-            reads, guarded = _getattr_behaviour(node, params)
+            reads, guarded, subscripts = _getattr_behaviour(node, params)
             cls.getattr = GetattrFact(
                 line=fact.line,
                 column=fact.column,
                 snippet=self.positions.text(node, until=node.body),
                 reads_self=reads,
                 guarded=guarded,
+                subscripts_name=subscripts,
             )
 
     def class_def(self, node: cst.ClassDef, scope: _Scope, cls: _ClassBuilder | None) -> None:
@@ -1218,22 +1219,91 @@ def _raises(node: cst.CSTNode) -> bool:
     return False
 
 
-def _getattr_behaviour(node: cst.FunctionDef, params: tuple[ParamFact, ...]) -> tuple[bool, bool]:
-    """(reads instance state, guards names first) for a `__getattr__` body."""
+def _getattr_behaviour(
+    node: cst.FunctionDef, params: tuple[ParamFact, ...]
+) -> tuple[bool, bool, bool]:
+    """(reads instance state, guards names first, looks the name up in a mapping that
+    raises KeyError) for a `__getattr__` body."""
     self_name = params[0].name
     attr_name = params[1].name if len(params) > 1 else ""
-    body = node.body.body
-    for statement in body:
+    subscripts = False
+    for statement in node.body.body:
         if isinstance(statement, cst.If) and attr_name and _mentions(statement.test, attr_name):
             if _reads_self(statement.test, self_name):
-                return True, False
+                return True, False, subscripts
             if _raises(statement.body) and not _spares_setstate(statement.test, attr_name):
-                return _reads_self(node.body, self_name), True
+                return _reads_self(node.body, self_name), True, subscripts
             if _selects_names(statement.test, attr_name) and statement.orelse is None:
                 continue  # runs only for the names listed, which pickle never asks for
         if _reads_self(statement, self_name):
-            return True, False
-    return False, False
+            return True, False, subscripts
+        subscripts = subscripts or (bool(attr_name) and _subscripts_by(statement, attr_name))
+    # state read through __getattribute__ raises AttributeError first on an empty
+    # instance, and `name in table` guards the lookup: neither lets a KeyError out
+    if subscripts and (_mentions_getattribute(node.body) or _tests_membership(node, attr_name)):
+        subscripts = False
+    return False, False, subscripts
+
+
+def _mentions_getattribute(node: cst.CSTNode) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Attribute) and current.attr.value == "__getattribute__":
+            return True
+        stack.extend(iter_children(current))
+    return False
+
+
+def _tests_membership(node: cst.CSTNode, attr_name: str) -> bool:
+    """`name in table` / `name not in table` anywhere in the body."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if (
+            isinstance(current, cst.Comparison)
+            and isinstance(current.left, cst.Name)
+            and current.left.value == attr_name
+            and any(isinstance(c.operator, cst.In | cst.NotIn) for c in current.comparisons)
+        ):
+            return True
+        stack.extend(iter_children(current))
+    return False
+
+
+_LOOKUP_ERRORS = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})
+
+
+def _subscripts_by(node: cst.CSTNode, attr_name: str) -> bool:
+    """`mapping[name]` where nothing around it catches the KeyError."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Try) and any(
+            handler.type is None
+            or any(
+                dotted_name(name) in _LOOKUP_ERRORS
+                for name in (
+                    [e.value for e in handler.type.elements]
+                    if isinstance(handler.type, cst.Tuple)
+                    else [handler.type]
+                )
+            )
+            for handler in current.handlers
+        ):
+            stack.extend(current.handlers)  # only the handlers themselves may still fail
+            continue
+        if isinstance(current, cst.FunctionDef | cst.Lambda):
+            continue
+        if isinstance(current, cst.Subscript) and any(
+            isinstance(element.slice, cst.Index)
+            and isinstance(element.slice.value, cst.Name)
+            and element.slice.value.value == attr_name
+            for element in current.slice
+        ):
+            return True
+        stack.extend(iter_children(current))
+    return False
 
 
 def _is_self_dict(node: cst.BaseExpression, self_name: str) -> bool:

@@ -121,6 +121,9 @@ class GetattrFact:
     snippet: str
     reads_self: bool
     guarded: bool  # raises AttributeError for some names before touching state
+    # `table[name]` outside a `try` that turns the KeyError into AttributeError: the
+    # lookup of `__setstate__` on an empty instance raises KeyError, and loading fails
+    subscripts_name: bool = False
 
 
 @dataclass(frozen=True)

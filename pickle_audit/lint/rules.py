@@ -122,7 +122,7 @@ class RuleRunner:
         getattr_fact = ref.fact.getattr
         if (
             getattr_fact is not None
-            and getattr_fact.reads_self
+            and (getattr_fact.reads_self or getattr_fact.subscripts_name)
             and not getattr_fact.guarded
             and not self.defines_any(ref, _CUSTOM_RESTORE)
         ):
@@ -133,10 +133,17 @@ class RuleRunner:
                 f"{ref.name}.__getattr__",
                 getattr_fact.snippet,
             )
-            message = (
-                f"{ref.name}.__getattr__ reads instance state without first raising"
-                " AttributeError for dunder/private names: unpickling recurses forever"
-            )
+            if getattr_fact.reads_self:
+                message = (
+                    f"{ref.name}.__getattr__ reads instance state without first raising"
+                    " AttributeError for dunder/private names: unpickling recurses forever"
+                )
+            else:
+                message = (
+                    f"{ref.name}.__getattr__ looks the name up in a mapping and lets its"
+                    " KeyError out: unpickling asks the empty instance for __setstate__,"
+                    " gets KeyError instead of AttributeError, and fails"
+                )
             yield make_finding("PA302", where, message, reached[first])
 
     def left_out_of_state(self, ref: ClassRef) -> frozenset[str] | None:
