@@ -405,3 +405,53 @@ def test_importable_functions_travel_by_name_and_bound_methods_are_opened(serial
     paths = [p.path for p in report.problems]
     assert "obj[1].__self__.pending" in paths
     assert not any(path.startswith("obj[0]") for path in paths)  # saved by reference
+
+
+_GENERATOR_IN_VIEWS = {
+    # view, {serializer: (ok, paths)}; a generator sits inside each view
+    "values": (
+        lambda gen: {"a": 1, "b": gen}.values(),
+        {
+            "pickle": ["obj.view"],
+            "cloudpickle": ["obj.view{#1}"],
+            "dill": ["obj.view.mapping['b']"],
+        },
+    ),
+    "keys": (
+        lambda gen: {gen: 1}.keys(),
+        {"pickle": ["obj.view"], "cloudpickle": ["obj.view{#0}"], "dill": ["obj.view.mapping<#0>"]},
+    ),
+    "items": (
+        lambda gen: {"b": gen}.items(),
+        {
+            "pickle": ["obj.view"],
+            "cloudpickle": ["obj.view{#0}[1]"],
+            "dill": ["obj.view.mapping['b']"],
+        },
+    ),
+    # cloudpickle saves a keys view's keys only; dill saves the whole dict behind it
+    "keys-over-a-bad-value": (
+        lambda gen: {"a": gen}.keys(),
+        {"pickle": ["obj.view"], "cloudpickle": [], "dill": ["obj.view.mapping['a']"]},
+    ),
+}
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "cloudpickle", "dill"])
+@pytest.mark.parametrize("case", sorted(_GENERATOR_IN_VIEWS))
+def test_a_dict_view_is_opened_where_the_serializer_saves_it(case, serializer):
+    """Stdlib pickle refuses any dict view (PA102, reported whole); cloudpickle and dill
+    save views, so what fails is inside, named by a path that leads back to it."""
+    from types import SimpleNamespace  # imported here: tests above quote this file's lines
+
+    make_view, expected = _GENERATOR_IN_VIEWS[case]
+    gen = (x for x in [1])
+    holder = SimpleNamespace(view=make_view(gen))
+    report = audit(holder, serializer=serializer)
+    assert [problem.path for problem in report.problems] == expected[serializer]
+    assert report.ok is (not expected[serializer])
+    for problem in report.problems:
+        if serializer == "pickle":
+            assert (problem.rule, problem.resolve(holder)) == ("PA102", holder.view)
+        else:
+            assert (problem.rule, problem.resolve(holder)) == ("PA104", gen)

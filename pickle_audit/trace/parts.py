@@ -113,6 +113,8 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
         return _function_groups(obj, globals_travel=_globals_travel(serializer.name))
     if _is_object_array(obj):  # before dill's own array saver, which it adds on first use
         return _array_groups(obj)
+    if cls in DICT_VIEW_TYPES and serializer.name != "pickle":
+        return _dict_view_groups(obj, serializer.name)
     if cls in serializer.opaque_types:
         return []
     override = getattr(pickler, "reducer_override", None)
@@ -126,6 +128,32 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
     reduce_ex = getattr(obj, "__reduce_ex__", None)
     reduced = reduce_ex(serializer.protocol) if reduce_ex is not None else obj.__reduce__()
     return _reduce_groups(obj, reduced, f".__reduce_ex__({serializer.protocol})")
+
+
+DICT_VIEW_TYPES = frozenset({type({}.keys()), type({}.values()), type({}.items())})
+
+
+class _TrueMapping(dict):
+    """`view.mapping | _TRUE_MAPPING` is the dict behind a view's read-only proxy (the
+    reflected `|` of a dict subclass wins), the way dill itself reaches it."""
+
+    def __ror__(self, other: Any) -> Any:
+        return other
+
+
+_TRUE_MAPPING = _TrueMapping()
+
+
+def _dict_view_groups(view: Any, serializer: str) -> list[Group]:
+    """What cloudpickle and dill save for a dict view (stdlib pickle refuses it whole).
+
+    cloudpickle saves the view's own members (a keys view never carries the values),
+    named `{#i}` in iteration order; dill saves the whole dict behind it, named
+    `.mapping[key]`.
+    """
+    if serializer == "dill":
+        return [([("mapping", view.mapping | _TRUE_MAPPING)], _attr_segment)]
+    return [(((entry, entry[1]) for entry in enumerate(view)), _member)]
 
 
 def _mapping_groups(items: Iterable[tuple[Any, Any]]) -> list[Group]:
