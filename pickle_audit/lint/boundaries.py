@@ -230,16 +230,7 @@ def made_by_factory(
         if not made.endswith("()"):
             return "", ()
         name = made[:-2]
-        found: tuple[ModuleFacts, FunctionFact, str] | None = None
-        if name.startswith("self.") and class_qualname:
-            owner = index.class_in(facts, class_qualname)
-            method = index.find_method(owner, name[5:]) if owner is not None else None
-            if method is not None:
-                found = (method[0].module, method[1], method[0].fact.qualname)
-        else:
-            function = index.lookup_function(name, facts.path)
-            if function is not None:
-                found = (function.module, function.fact, "")
+        found = index.callee(facts, class_qualname, name)
         if found is None:
             return "", ()
         facts, function_fact, class_qualname = found

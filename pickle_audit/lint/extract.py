@@ -14,7 +14,7 @@ import builtins
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -1189,14 +1189,19 @@ def _reads_self(node: cst.CSTNode, self_name: str) -> bool:
     return False
 
 
-def _mentions(node: cst.CSTNode, name: str) -> bool:
+def _contains(node: cst.CSTNode, found: Callable[[cst.CSTNode], bool]) -> bool:
+    """Whether any node of the tree below `node` (itself included) is `found`."""
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Name) and current.value == name:
+        if found(current):
             return True
         stack.extend(iter_children(current))
     return False
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    return _contains(node, lambda n: isinstance(n, cst.Name) and n.value == name)
 
 
 def _raises(node: cst.CSTNode) -> bool:
@@ -1246,29 +1251,22 @@ def _getattr_behaviour(
 
 
 def _mentions_getattribute(node: cst.CSTNode) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Attribute) and current.attr.value == "__getattribute__":
-            return True
-        stack.extend(iter_children(current))
-    return False
+    return _contains(
+        node, lambda n: isinstance(n, cst.Attribute) and n.attr.value == "__getattribute__"
+    )
 
 
 def _tests_membership(node: cst.CSTNode, attr_name: str) -> bool:
     """`name in table` / `name not in table` anywhere in the body."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if (
-            isinstance(current, cst.Comparison)
-            and isinstance(current.left, cst.Name)
-            and current.left.value == attr_name
-            and any(isinstance(c.operator, cst.In | cst.NotIn) for c in current.comparisons)
-        ):
-            return True
-        stack.extend(iter_children(current))
-    return False
+    return _contains(
+        node,
+        lambda n: (
+            isinstance(n, cst.Comparison)
+            and isinstance(n.left, cst.Name)
+            and n.left.value == attr_name
+            and any(isinstance(c.operator, cst.In | cst.NotIn) for c in n.comparisons)
+        ),
+    )
 
 
 _LOOKUP_ERRORS = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})

@@ -234,6 +234,22 @@ class ProjectIndex:
         self._class_names[key] = found
         return found
 
+    def callee(
+        self, facts: ModuleFacts, class_qualname: str, name: str
+    ) -> tuple[ModuleFacts, FunctionFact, str] | None:
+        """The project function or method a call names: `self.method` inside
+        `class_qualname` (its own or an inherited one), else a qualified function name;
+        with the module it is written in and the qualname of its class ("" for none)."""
+        head, _, rest = name.partition(".")
+        if head == "self":
+            owner = self.class_in(facts, class_qualname) if class_qualname else None
+            method = self.find_method(owner, rest) if owner is not None and rest else None
+            return (method[0].module, method[1], method[0].fact.qualname) if method else None
+        function = self.lookup_function(name, facts.path)
+        if function is None:
+            return None
+        return function.module, function.fact, function.fact.qualname.rpartition(".")[0]
+
     def function_named(self, facts: ModuleFacts, name: str) -> FunctionRef | None:
         return self.lookup_function(self.resolve(facts, name), facts.path)
 

@@ -264,15 +264,12 @@ _MAX_RETURN_DEPTH = 3
 def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem | None:
     index = ctx.index
     head, _, rest = name.partition(".")
-    if head == "self" and rest and "." not in rest and ctx.class_qualname:
-        owner = index.class_in(ctx.module, ctx.class_qualname)
-        found = index.find_method(owner, rest) if owner is not None else None
-        if found is None:
+    if head == "self":
+        if not rest or "." in rest:
             return None
-        if found[1].is_generator:
-            return ValueProblem("PA104", f"generator from {name}()")
-        inner = ValueContext(index, found[0].module, found[0].fact.qualname, ctx.depth + 1)
-        return _judge_returned(found[1], name, serializer, inner)
+        return _judge_callee(
+            index.callee(ctx.module, ctx.class_qualname, name), name, serializer, ctx
+        )
     resolved = index.resolve(ctx.module, name)
     known = _CALLS.get(resolved)
     if known is not None:
@@ -281,14 +278,22 @@ def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem |
             shown = resolved.removeprefix("builtins.")
             return ValueProblem(rule, f"{label} ({shown})")
         return None
-    function = index.lookup_function(resolved, ctx.module.path)
-    if function is None:
+    return _judge_callee(index.callee(ctx.module, "", resolved), name, serializer, ctx)
+
+
+def _judge_callee(
+    found: tuple[ModuleFacts, FunctionFact, str] | None,
+    name: str,
+    serializer: str,
+    ctx: ValueContext,
+) -> ValueProblem | None:
+    if found is None:
         return None
-    if function.fact.is_generator:
+    module, function, owner = found
+    if function.is_generator:
         return ValueProblem("PA104", f"generator from {name}()")
-    owner = function.fact.qualname.rpartition(".")[0] if "." in function.fact.qualname else ""
-    inner = ValueContext(index, function.module, owner, ctx.depth + 1)
-    return _judge_returned(function.fact, name, serializer, inner)
+    inner = ValueContext(ctx.index, module, owner, ctx.depth + 1)
+    return _judge_returned(function, name, serializer, inner)
 
 
 def _judge_returned(

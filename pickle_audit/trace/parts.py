@@ -113,7 +113,7 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
         return _function_groups(obj, globals_travel=_globals_travel(serializer.name))
     if _is_object_array(obj):  # before dill's own array saver, which it adds on first use
         return _array_groups(obj)
-    if cls in DICT_VIEW_TYPES and serializer.name != "pickle":
+    if opens_dict_view(obj, serializer):
         return _dict_view_groups(obj, serializer.name)
     if cls in serializer.opaque_types:
         return []
@@ -131,6 +131,12 @@ def children(obj: Any, serializer: Serializer, pickler: Any) -> list[Group]:
 
 
 DICT_VIEW_TYPES = frozenset({type({}.keys()), type({}.values()), type({}.items())})
+
+
+def opens_dict_view(obj: Any, serializer: Serializer) -> bool:
+    """A dict view the serializer saves (cloudpickle, dill): what fails is inside it.
+    Stdlib pickle refuses every view, which is then a PA102 leaf."""
+    return type(obj) in DICT_VIEW_TYPES and serializer.name != "pickle"
 
 
 class _TrueMapping(dict):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pickle_audit.catalog import rule_for_value
-from pickle_audit.trace.parts import ATOMIC_TYPES, DICT_VIEW_TYPES, Group, children
+from pickle_audit.trace.parts import ATOMIC_TYPES, Group, children, opens_dict_view
 
 Probe = Callable[[Any], "BaseException | None"]
 
@@ -264,9 +264,7 @@ class Walker:
         self._count_entered()
         self._status[id(obj)] = _IN_PROGRESS
         self._keep.append(obj)
-        if rule_for_value(obj) in _WHOLE_VALUE_RULES and not (
-            type(obj) in DICT_VIEW_TYPES and self._serializer.name != "pickle"
-        ):  # cloudpickle and dill save dict views: what fails is inside
+        if rule_for_value(obj) in _WHOLE_VALUE_RULES and not opens_dict_view(obj, self._serializer):
             self._report_leaf(obj, path, holder, error)
             return
         try:
