@@ -44,8 +44,14 @@ _QUEUE = frozenset({"put", "put_nowait"})
 _PIPE = frozenset({"send"})
 _DASK = frozenset({"submit", "map", "scatter"})
 _DELAYED = frozenset({"delayed"})
+_RAY = frozenset({"remote"})
+_RAY_REMOTE = frozenset({"ray.remote", "ray.remote()"})
 _CALLBACK_METHODS = frozenset({"apply_async", "map_async", "starmap_async"})
 _PARENT_SIDE = frozenset({"callback", "error_callback"})
+# What a DataLoader's worker processes get: the dataset and the two functions they call
+# (the sampler, batch size and the rest stay in the parent).
+_LOADER_PAYLOAD = frozenset({"dataset", "collate_fn", "worker_init_fn"})
+_STARTS_PROCESSES = frozenset({"process", "process pool", "data loader"})
 _ITERATING = frozenset(
     {"map", "map_async", "imap", "imap_unordered", "starmap", "starmap_async", "uimap", "amap"}
 )
@@ -95,13 +101,17 @@ for _name in _variants(
     ("get_reusable_executor", "ProcessPoolExecutor"),
 ):
     _RECEIVERS[_name] = ("loky executor", CLOUDPICKLE, _EXECUTOR)
+for _name in _variants(("torch.utils.data", "torch.utils.data.dataloader"), ("DataLoader",)):
+    _RECEIVERS[_name] = ("data loader", PICKLE, _PROCESS)
+_RECEIVERS["ray"] = ("Ray object store", CLOUDPICKLE, frozenset({"put"}))
+_RECEIVERS["ray.remote()"] = ("Ray task", CLOUDPICKLE, _RAY)  # `ray.remote(f).remote(x)`
 for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
     _RECEIVERS[_name] = ("joblib/dask delayed", CLOUDPICKLE, _DELAYED)
 del _name, _prefix, _serializer
 
 ITERATING_METHODS = _ITERATING
 # What the extractor records: calls of these methods on any receiver may be boundaries.
-VALUE_METHODS = _QUEUE | _PIPE | {"scatter"}
+VALUE_METHODS = _QUEUE | _PIPE | _RAY | {"scatter"}
 CALLABLE_FIRST_METHODS = (
     frozenset().union(*(methods for _, _, methods in _RECEIVERS.values()))
     - VALUE_METHODS
@@ -152,7 +162,12 @@ class Boundary:
     @property
     def payload(self) -> tuple[ValueFact, ...]:
         """The argument values that travel; a pool's `callback` and `error_callback`
-        run in the parent and do not."""
+        run in the parent and do not, nor does what a DataLoader keeps to itself."""
+        if self.kind == "data loader":
+            return (
+                *self.call.args[:1],
+                *(value for name, value in self.call.keywords if name in _LOADER_PAYLOAD),
+            )
         parent_side = _PARENT_SIDE if self.call.method in _CALLBACK_METHODS else ()
         return (
             *self.call.args,
@@ -161,9 +176,10 @@ class Boundary:
 
     @property
     def starts_processes(self) -> bool:
-        """`Process(target, args)` or a pool's `initializer`/`initargs`: what multiprocessing
-        hands to a process it starts, where its queues and locks may go (inheritance)."""
-        return self.call.method == "call" and self.kind in ("process", "process pool")
+        """`Process(target, args)`, a pool's `initializer`/`initargs` or a DataLoader's
+        dataset: what multiprocessing hands to a process it starts, where its queues and
+        locks may go (inheritance), and what fork passes on without pickling."""
+        return self.call.method == "call" and self.kind in _STARTS_PROCESSES
 
 
 def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFact) -> str:
@@ -199,6 +215,8 @@ def classify_boundary(
     """The boundary this call is, or None when it is not (provably) a process boundary."""
     resolved = receiver_type(index, facts, call)
     known = _RECEIVERS.get(resolved)
+    if known is None and call.method in _RAY:
+        known = ray_remote(index, facts, resolved)
     makers: tuple[tuple[str, ModuleFacts, FunctionFact], ...] = ()
     if known is None:
         made, makers = made_by_factory(index, facts, call.class_qualname, resolved)
@@ -213,6 +231,32 @@ def classify_boundary(
         for name, module, fact in makers
     )
     return Boundary(call=call, module=facts, kind=kind, serializer=serializer, factory=factory)
+
+
+def ray_remote(
+    index: ProjectIndex, facts: ModuleFacts, resolved: str
+) -> tuple[str, str, frozenset[str]] | None:
+    """`f.remote(x)` for a `@ray.remote` function, `Actor.remote(x)` for a `@ray.remote`
+    class, `actor.step.remote(x)` on its handle, each also after `.options(...)`: Ray
+    sends the arguments to a worker process with cloudpickle. None for anything else."""
+    target = resolved.removesuffix(".options()")
+    kind = "Ray task"
+    head, handle, _method = target.partition(".remote().")
+    if handle:
+        target, kind = head, "Ray actor"
+    function = index.lookup_function(target, facts.path)
+    if function is not None and not handle:
+        decorators = function.fact.decorators
+        module = function.module
+    else:
+        ref = index.lookup_class(target, facts.path)
+        if ref is None:
+            return None
+        decorators, module, kind = ref.fact.decorators, ref.module, "Ray actor"
+    remote = any(
+        index.resolve(module, name.removesuffix("(...)")) in _RAY_REMOTE for name in decorators
+    )
+    return (kind, CLOUDPICKLE, _RAY) if remote else None
 
 
 _FACTORY_HOPS = 4  # a factory that calls a factory that ...

@@ -44,6 +44,11 @@ from pickle_audit.lint.suppress import marker_comments
 
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
 CALL_KEYWORDS = frozenset({"target", "initializer"})
+# A keyword that makes a constructor start worker processes that get its other
+# arguments: `DataLoader(dataset, num_workers=4, collate_fn=...)`; `num_workers=0`
+# keeps the work in the calling process.
+WORKER_COUNT_KEYWORDS = frozenset({"num_workers"})
+START_METHOD_KEYWORDS = frozenset({"mp_context", "multiprocessing_context"})
 PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
 CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
 FIELD_CALLS = frozenset(
@@ -681,9 +686,7 @@ class _Extractor:
             name = bound.name  # `Process = get_context("spawn").Process`, then `Process(...)`
         if name.rpartition(".")[2] == "set_start_method":
             self.start_method = _string_argument(node) or self.start_method
-        if name and any(
-            a.keyword is not None and a.keyword.value in CALL_KEYWORDS for a in node.args
-        ):
+        if name and any(_starts_workers(a) for a in node.args):
             self.boundary(node, scope, "call", name + "()", False)
         elif name:
             self.argument_passes(node, name, scope)
@@ -807,8 +810,8 @@ class _Extractor:
         forwarded = _forwarded_params(target, positional, keywords, method, scope)
         start_method = self.start_method_of(node.func, scope)
         for arg in keywords:
-            if arg.keyword.value == "mp_context" and not start_method:
-                start_method = self.start_method_of(arg.value, scope)
+            if arg.keyword.value in START_METHOD_KEYWORDS and not start_method:
+                start_method = _string_value(arg.value) or self.start_method_of(arg.value, scope)
         line, column = self.positions.start(node)
         func_text = _dotted_or(node.func) if delayed is None else _dotted_or(delayed.func)
         shown = target_keyword + _short(target) if target is not None else ""
@@ -933,6 +936,7 @@ class _Extractor:
             self_calls=tuple(sorted(inner.self_calls)) if self_name else (),
             returned=tuple(inner.returned),
             decorated=bool(decorators) and not takes_class,
+            decorators=decorators,
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")
             + tuple(p.name for p in params if p.kind == "kwonly")
@@ -1106,11 +1110,28 @@ def _string_argument(call: cst.Call) -> str:
     """The first argument when it is a plain string literal (`"fork"`), else ""."""
     if not call.args or call.args[0].keyword is not None:
         return ""
-    value = call.args[0].value
+    return _string_value(call.args[0].value)
+
+
+def _string_value(value: cst.BaseExpression) -> str:
+    """A plain string literal's value (`"spawn"`), else ""."""
     if isinstance(value, cst.SimpleString):
         evaluated = value.evaluated_value
         return evaluated if isinstance(evaluated, str) else ""
     return ""
+
+
+def _starts_workers(arg: cst.Arg) -> bool:
+    """`target=`/`initializer=`, or a worker count that is not a literal 0."""
+    if arg.keyword is None:
+        return False
+    keyword = arg.keyword.value
+    if keyword in CALL_KEYWORDS:
+        return True
+    value = arg.value
+    return keyword in WORKER_COUNT_KEYWORDS and not (
+        isinstance(value, cst.Integer) and value.evaluated_value == 0
+    )
 
 
 def _dotted_or(node: cst.BaseExpression) -> str:

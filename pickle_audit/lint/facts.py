@@ -89,6 +89,7 @@ class FunctionFact:
     self_calls: tuple[str, ...] = ()  # methods it calls on its own instance (`self.x()`)
     decorated: bool = False  # a property or other wrapper: who calls it is unknown
     returned: tuple[ValueFact, ...] = ()  # what its `return` statements give back
+    decorators: tuple[str, ...] = ()  # as written: `ray.remote`, `ray.remote(...)`
 
 
 @dataclass(frozen=True)

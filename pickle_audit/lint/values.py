@@ -60,19 +60,19 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
         NOT_DILL,
         tuple(f"queue.{n}" for n in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")),
     ),
+    # cloudpickle carries a text file opened for reading (the default mode of these
+    # three) by reading its contents; binary and write-only files it refuses
+    ("PA105", "open file", PICKLE_ONLY, ("builtins.open", "io.open", "os.fdopen")),
     (
         "PA105",
         "open file",
         NOT_DILL,
         (
-            "builtins.open",
-            "io.open",
             "io.FileIO",
             "gzip.open",
             "bz2.open",
             "lzma.open",
             "codecs.open",
-            "os.fdopen",
             "tempfile.TemporaryFile",
             "tempfile.NamedTemporaryFile",
             "tempfile.SpooledTemporaryFile",
