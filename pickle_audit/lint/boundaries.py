@@ -45,6 +45,8 @@ _PIPE = frozenset({"send"})
 _DASK = frozenset({"submit", "map", "scatter"})
 _DELAYED = frozenset({"delayed"})
 _RAY = frozenset({"remote"})
+# What a Manager proxy pickles and sends to the manager's process.
+_PROXY = frozenset({"__setitem__", "append", "extend", "insert", "update", "setdefault"})
 _RAY_REMOTE = frozenset({"ray.remote", "ray.remote()"})
 _CALLBACK_METHODS = frozenset({"apply_async", "map_async", "starmap_async"})
 _PARENT_SIDE = frozenset({"callback", "error_callback"})
@@ -103,6 +105,15 @@ for _name in _variants(
     _RECEIVERS[_name] = ("loky executor", CLOUDPICKLE, _EXECUTOR)
 for _name in _variants(("torch.utils.data", "torch.utils.data.dataloader"), ("DataLoader",)):
     _RECEIVERS[_name] = ("data loader", PICKLE, _PROCESS)
+for _name in _variants(
+    (
+        "multiprocessing.Manager()",
+        "multiprocessing.get_context().Manager()",
+        "multiprocessing.managers.SyncManager()",
+    ),
+    ("dict", "list", "Queue", "JoinableQueue"),
+):
+    _RECEIVERS[_name] = ("manager proxy", PICKLE, _PROXY | _QUEUE)
 _RECEIVERS["ray"] = ("Ray object store", CLOUDPICKLE, frozenset({"put"}))
 _RECEIVERS["ray.remote()"] = ("Ray task", CLOUDPICKLE, _RAY)  # `ray.remote(f).remote(x)`
 for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
@@ -110,11 +121,13 @@ for _name in ("joblib.delayed", "dask.delayed", "dask.delayed.delayed"):
 del _name, _prefix, _serializer
 
 ITERATING_METHODS = _ITERATING
+PROXY_METHODS = _PROXY - _QUEUE
 # What the extractor records: calls of these methods on any receiver may be boundaries.
 VALUE_METHODS = _QUEUE | _PIPE | _RAY | {"scatter"}
 CALLABLE_FIRST_METHODS = (
     frozenset().union(*(methods for _, _, methods in _RECEIVERS.values()))
     - VALUE_METHODS
+    - PROXY_METHODS
     - {"call", "delayed"}
 )
 
@@ -173,6 +186,13 @@ class Boundary:
             *self.call.args,
             *(value for name, value in self.call.keywords if name not in parent_side),
         )
+
+    @property
+    def carries_dict_views(self) -> bool:
+        """A Manager proxy sends with multiprocessing's own pickler, and importing
+        `multiprocessing.managers` (which a Manager does) registers a reducer that
+        sends every dict view as a list."""
+        return self.kind == "manager proxy"
 
     @property
     def starts_processes(self) -> bool:

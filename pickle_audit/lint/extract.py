@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from pickle_audit.lint.boundaries import CALLABLE_FIRST_METHODS, ITERATING_METHODS, VALUE_METHODS
+from pickle_audit.lint.boundaries import (
+    CALLABLE_FIRST_METHODS,
+    ITERATING_METHODS,
+    PROXY_METHODS,
+    VALUE_METHODS,
+)
 from pickle_audit.lint.facts import (
     OTHER,
     ArgumentPassFact,
@@ -49,6 +54,7 @@ CALL_KEYWORDS = frozenset({"target", "initializer"})
 # keeps the work in the calling process.
 WORKER_COUNT_KEYWORDS = frozenset({"num_workers"})
 START_METHOD_KEYWORDS = frozenset({"mp_context", "multiprocessing_context"})
+_MANAGER_MADE = "Manager()."  # in the evidence of a proxy: `multiprocessing.Manager().dict()`
 PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
 CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
 FIELD_CALLS = frozenset(
@@ -437,6 +443,8 @@ class _Extractor:
                 self.add_attribute(
                     owner, target.attr.value, value, annotation or (), node, True, scope.qualname
                 )
+        elif isinstance(target, cst.Subscript):
+            self.proxy_store(target, value, node, scope)
         elif isinstance(target, cst.Tuple | cst.List):
             # `a, b = Pipe()`: each name is an item of the call's result
             item = ValueFact("name", name=f"{value.name}()[]") if value.kind == "call" else OTHER
@@ -673,6 +681,11 @@ class _Extractor:
                 if receiver:
                     self.boundary(node, scope, method, receiver, method in CALLABLE_FIRST_METHODS)
                 return
+            if method in PROXY_METHODS:
+                receiver = self.receiver(func.value, scope)
+                if _MANAGER_MADE in receiver:
+                    self.boundary(node, scope, method, receiver, False)
+                    return
         elif isinstance(func, cst.Call):
             inner_name = dotted_name(func.func)
             if inner_name and inner_name.rpartition(".")[2] == "delayed" and func.args:
@@ -816,7 +829,7 @@ class _Extractor:
         func_text = _dotted_or(node.func) if delayed is None else _dotted_or(delayed.func)
         shown = target_keyword + _short(target) if target is not None else ""
         others = positional or [a for a in keywords if a.value is not target]
-        extra = ", ..." if others and shown else ("..." if positional else "")
+        extra = ", ..." if others and shown else ("..." if others else "")
         text = f"{func_text}({shown}{extra})"
         if delayed is not None:
             text = f"{func_text}({shown})(...)"
@@ -835,6 +848,31 @@ class _Extractor:
                 keywords=kw,
                 start_method=start_method,
                 forwarded=forwarded,
+            )
+        )
+
+    def proxy_store(
+        self, target: cst.Subscript, value: ValueFact, node: cst.CSTNode, scope: _Scope
+    ) -> None:
+        """`shared[key] = value` on a `Manager().dict()`: the value is pickled and sent
+        to the manager's process, like the argument of a proxy method."""
+        receiver = self.receiver(target.value, scope)
+        if _MANAGER_MADE not in receiver:
+            return
+        line, column = self.positions.start(node)
+        self.calls.append(
+            BoundaryCallFact(
+                line=line,
+                column=column,
+                snippet=self.positions.text(node),
+                text=f"{_dotted_or(target.value)}[...] = ...",
+                scope=scope.qualname,
+                class_qualname=scope.class_qualname,
+                method="__setitem__",
+                receiver=receiver,
+                callable=None,
+                args=(value,),
+                keywords=(),
             )
         )
 

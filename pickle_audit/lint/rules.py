@@ -217,6 +217,8 @@ class RuleRunner:
                 candidates = ()
             for candidate in candidates:
                 for problem in judge_all(candidate, serializer, ctx):
+                    if problem.rule == "PA102" and boundary.carries_dict_views:
+                        continue
                     if problem.rule == INHERITED_ONLY:
                         if boundary.starts_processes:
                             continue  # the documented way to share them
