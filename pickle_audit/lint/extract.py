@@ -56,6 +56,7 @@ WORKER_COUNT_KEYWORDS = frozenset({"num_workers"})
 START_METHOD_KEYWORDS = frozenset({"mp_context", "multiprocessing_context"})
 _MANAGER_MADE = "Manager()."  # in the evidence of a proxy: `multiprocessing.Manager().dict()`
 PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
+WRAPS_NAMES = frozenset({"functools.wraps", "wraps"})
 CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
 FIELD_CALLS = frozenset(
     {"dataclasses.field", "field", "attr.ib", "attr.attrib", "attrs.field", "attr.field"}
@@ -201,6 +202,7 @@ class _Scope:
     function_name: str = ""
     locals: dict[str, ValueFact] = field(default_factory=dict)
     nested_functions: set[str] = field(default_factory=set)
+    wrapping_functions: set[str] = field(default_factory=set)  # `@functools.wraps(f)` ones
     local_classes: set[str] = field(default_factory=set)
     is_generator: bool = False
     super_calls: list[SuperInitCall] = field(default_factory=list)
@@ -734,7 +736,7 @@ class _Extractor:
                 and arg.value.value in scope.params
                 else ""
             )
-            bad = _worth_following(value)
+            bad = _worth_following(value) or self.decorated_function(arg.value, scope)
             if forwards or bad:
                 line, column = self.positions.start(node)
                 self.passes.append(
@@ -752,6 +754,16 @@ class _Extractor:
                 )
             if arg.keyword is None:
                 position += 1
+
+    def decorated_function(self, node: cst.BaseExpression, scope: _Scope) -> bool:
+        """A module-level function defined above with a plain `@decorator`, which may
+        have replaced it with what pickle cannot find (judged in rules.py)."""
+        if not isinstance(node, cst.Name) or node.value in scope.locals:
+            return False
+        return any(
+            fact.qualname == node.value and any("(" not in d for d in fact.decorators)
+            for fact in self.functions
+        )
 
     def binding(self, name: str, scope: _Scope) -> ValueFact | None:
         """What `name` holds where it is used: a local (parameters included) shadows a
@@ -930,6 +942,11 @@ class _Extractor:
             scope.nested_functions.add(name)
             scope.locals.pop(name, None)
         decorators = tuple(_dotted_or(d.decorator) for d in node.decorators)
+        if not in_class and scope.qualname:
+            if any(self._is(d.partition("(")[0], WRAPS_NAMES) for d in decorators):
+                scope.wrapping_functions.add(name)
+            else:
+                scope.wrapping_functions.discard(name)
         params = self.params(node.params)
         takes_class = name in _CLASS_METHODS or any(
             d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators
@@ -975,6 +992,10 @@ class _Extractor:
             returned=tuple(inner.returned),
             decorated=bool(decorators) and not takes_class,
             decorators=decorators,
+            returns_local_function=any(
+                value.kind == "nested_function" and value.name not in inner.wrapping_functions
+                for value in inner.returned
+            ),
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")
             + tuple(p.name for p in params if p.kind == "kwonly")

@@ -90,6 +90,9 @@ class FunctionFact:
     decorated: bool = False  # a property or other wrapper: who calls it is unknown
     returned: tuple[ValueFact, ...] = ()  # what its `return` statements give back
     decorators: tuple[str, ...] = ()  # as written: `ray.remote`, `ray.remote(...)`
+    # returns a nested function not made with `functools.wraps`: as a decorator, it
+    # replaces the function it decorates with one pickle cannot find by name
+    returns_local_function: bool = False
 
 
 @dataclass(frozen=True)

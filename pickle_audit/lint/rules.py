@@ -339,7 +339,28 @@ class RuleRunner:
                 return ValueProblem(
                     "PA203", f"{defined} {value.name}, defined under the __main__ guard,"
                 )
+            decorator = self._replacing_decorator(ctx.module, value.name)
+            if decorator:
+                return ValueProblem(
+                    "PA201",
+                    f"function {value.name}, replaced by the nested function that @{decorator}"
+                    " returns without functools.wraps,",
+                )
         return None
+
+    def _replacing_decorator(self, module: ModuleFacts, name: str) -> str:
+        """The project decorator (written `@name`, no call) that swaps the function for a
+        nested one pickle cannot look up (`timer.<locals>.wrapper`), else ""."""
+        function = self.index.function_named(module, name)
+        if function is None:
+            return ""
+        for decorator in function.fact.decorators:
+            if "(" in decorator:
+                continue  # a decorator factory: what it builds is not known
+            found = self.index.function_named(function.module, decorator)
+            if found is not None and found.fact.returns_local_function:
+                return decorator
+        return ""
 
     def _main_guard_definition(self, module: ModuleFacts, name: str) -> str:
         resolved = self.index.resolve(module, name)

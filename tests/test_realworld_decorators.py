@@ -1,0 +1,158 @@
+"""A decorator that returns a nested function without `functools.wraps` replaces the
+module-level function with one pickle cannot find by name, so handing the decorated
+function to a pool fails ("Can't pickle local object 'timed.<locals>.wrapper'"); with
+`functools.wraps`, or a decorator that returns its argument, it pickles by name.
+
+Reported publicly for decorators in typing and checking libraries
+(dobarkod/typedecorator#3, kislyuk/ensure#29) and in SCOOP (soravux/scoop#52). The
+program is our own; it is linted, then each task is run in a spawn pool.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from lint_helpers import write_project
+
+from pickle_audit.config import Config
+from pickle_audit.lint.run import lint_paths
+
+pytestmark = pytest.mark.timeout(300)
+
+TASKS = """
+import functools
+import multiprocessing
+import sys
+import time
+
+CALLS = {}
+
+
+def timed(function):
+    def wrapper(*args):
+        started = time.perf_counter()
+        try:
+            return function(*args)
+        finally:
+            CALLS[function.__name__] = time.perf_counter() - started
+
+    return wrapper
+
+
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(*args):
+        print("calling", function.__name__, file=sys.stderr)
+        return function(*args)
+
+    return wrapper
+
+
+def registered(function):
+    CALLS[function.__name__] = 0.0
+    return function
+
+
+@timed
+def timed_square(value):
+    return value * value
+
+
+@logged
+def logged_square(value):
+    return value * value
+
+
+@registered
+def registered_square(value):
+    return value * value
+
+
+def run(task, values):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.map(task, values)
+
+
+def timed_run(values):
+    return run(timed_square, values)
+
+
+def logged_run(values):
+    return run(logged_square, values)
+
+
+def registered_run(values):
+    return run(registered_square, values)
+
+
+if __name__ == "__main__":
+    print(globals()[sys.argv[1]]([1, 2, 3]))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path, {"tasks.py": textwrap.dedent(TASKS).lstrip()})
+
+
+def test_only_the_function_a_decorator_replaces_is_flagged(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    result = lint_paths([project], Config(), project, use_cache=False, jobs=1)
+    assert [(f.rule, f.line, f.message, [str(s) for s in f.chain]) for f in result.findings] == [
+        (
+            "PA201",
+            55,
+            "function timed_square, replaced by the nested function that @timed returns"
+            " without functools.wraps, passed as `task` to run() reaches pool.map(task, ...)"
+            " and cannot be pickled",
+            ["passed as `task` to run() (tasks.py:55)", "<- pool.map(task, ...) (tasks.py:51)"],
+        )
+    ]
+
+
+def test_a_direct_pool_call_names_the_decorator_too(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = project / "tasks.py"
+    tasks.write_text(
+        tasks.read_text().replace(
+            "return run(timed_square, values)",
+            "return multiprocessing.Pool(1).map(timed_square, values)",
+        )
+    )
+    monkeypatch.chdir(project)
+    result = lint_paths([project], Config(), project, use_cache=False, jobs=1)
+    assert [(f.rule, f.line, f.message) for f in result.findings] == [
+        (
+            "PA201",
+            55,
+            "function timed_square, replaced by the nested function that @timed returns"
+            " without functools.wraps, handed to multiprocessing.Pool(...).map(timed_square,"
+            " ...) cannot be pickled",
+        )
+    ]
+
+
+def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "tasks.py", function],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_the_flagged_task_fails_and_the_others_run_under_spawn(project: Path) -> None:
+    failed = run(project, "timed_run")
+    assert failed.returncode == 1
+    assert "Can't pickle local object 'timed.<locals>.wrapper'" in failed.stderr
+    assert run(project, "logged_run").stdout == "[1, 4, 9]\n"
+    assert run(project, "registered_run").stdout == "[1, 4, 9]\n"
