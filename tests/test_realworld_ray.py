@@ -209,12 +209,13 @@ def test_a_text_file_read_travels_by_cloudpickle_and_not_by_pickle(
 
 
     def by_loky(path):
-        return get_reusable_executor(1).submit(first_line, open(path)).result()
+        with open(path) as handle:
+            return get_reusable_executor(1).submit(first_line, handle).result()
 
 
     def by_pool(path):
-        with ProcessPoolExecutor(1) as pool:
-            return pool.submit(first_line, open(path)).result()
+        with ProcessPoolExecutor(1) as pool, open(path) as handle:
+            return pool.submit(first_line, handle).result()
     """
     root = write_project(tmp_path, {"lines.py": textwrap.dedent(source).lstrip()})
     monkeypatch.chdir(root)
@@ -222,7 +223,7 @@ def test_a_text_file_read_travels_by_cloudpickle_and_not_by_pickle(
     assert [(f.rule, f.line, f.message) for f in result.findings] == [
         (
             "PA105",
-            16,
+            17,
             "open file (open) passed to pool.submit(first_line, ...) cannot be pickled",
         )
     ]

@@ -213,6 +213,7 @@ class _Scope:
     self_calls: set[str] = field(default_factory=set)
     start_methods: dict[str, str] = field(default_factory=dict)  # ctx = get_context("fork")
     params: frozenset[str] = frozenset()  # the function's own parameters, `self` aside
+    stored_params: list[tuple[str, str]] = field(default_factory=list)  # self.a = param
 
 
 @dataclass
@@ -445,6 +446,13 @@ class _Extractor:
                 self.add_attribute(
                     owner, target.attr.value, value, annotation or (), node, True, scope.qualname
                 )
+            assigned = getattr(node, "value", None)
+            if (
+                scope.function_name == "__init__"
+                and isinstance(assigned, cst.Name)
+                and assigned.value in scope.params
+            ):
+                scope.stored_params.append((assigned.value, target.attr.value))
         elif isinstance(target, cst.Subscript):
             self.proxy_store(target, value, node, scope)
         elif isinstance(target, cst.Tuple | cst.List):
@@ -1047,6 +1055,7 @@ class _Extractor:
                 column=fact.column,
                 snippet=self.positions.text(node, until=node.body),
                 args_length=inner.args_length,
+                stores=tuple(inner.stored_params),
             )
         elif name == "__getattr__" and params:
             reads, guarded, subscripts = _getattr_behaviour(node, params)

@@ -107,7 +107,8 @@ class SuperInitCall:
 
 @dataclass(frozen=True)
 class InitFact:
-    """An exception's `__init__`: enough to tell whether `cls(*self.args)` works."""
+    """A class's `__init__`: enough to tell whether an exception's `cls(*self.args)`
+    works, and which arguments a constructor call stores on the instance."""
 
     params: tuple[ParamFact, ...]
     super_calls: tuple[SuperInitCall, ...]
@@ -116,6 +117,7 @@ class InitFact:
     column: int
     snippet: str
     args_length: int | None = None  # `self.args = (a, b)`: a tuple display, no starred item
+    stores: tuple[tuple[str, str], ...] = ()  # (parameter, attribute): `self.a = param`
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pickle_audit.findings import ChainStep
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts
-from pickle_audit.lint.index import ProjectIndex
+from pickle_audit.lint.index import ClassRef, ProjectIndex
 
 FunctionKey = tuple[str, str]  # (module path, function qualname)
 MAX_HOPS = 8
@@ -61,6 +61,37 @@ def passed_to(index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact) -
     else:
         return None
     return PassedTo((ref.module.path, ref.fact.qualname), name, fact.callee)
+
+
+@dataclass(frozen=True)
+class StoredBy:
+    """The instance attribute a constructor argument ends up on (`self.a = param`)."""
+
+    cls: ClassRef  # the class the call builds
+    init_owner: ClassRef  # the class whose `__init__` runs (the first in the MRO with one)
+    param: str
+    attribute: str
+
+
+def stored_by_init(
+    index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact
+) -> StoredBy | None:
+    """Where `Task(value)` keeps its argument: the `__init__` parameter it binds to and
+    the attribute that parameter is assigned to; None when it is not stored as it is."""
+    ref = index.class_named(facts, fact.callee)
+    if ref is None:
+        return None
+    owner = next((base for base in index.mro(ref) if base.fact.init is not None), None)
+    if owner is None or owner.fact.init is None:
+        return None
+    params = owner.fact.init.params
+    positional = [p.name for p in params if p.kind == "positional"]
+    if fact.position >= 0:
+        name = positional[fact.position] if fact.position < len(positional) else ""
+    else:
+        name = next((p.name for p in params if p.name == fact.keyword and p.kind != "varkw"), "")
+    attribute = next((a for p, a in owner.fact.init.stores if p == name), "") if name else ""
+    return StoredBy(ref, owner, name, attribute) if attribute else None
 
 
 def helper_sinks(

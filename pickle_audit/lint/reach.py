@@ -108,8 +108,13 @@ class Reachability:
         owner_text, _, method = value.name.rpartition(".")
         module = boundary.module
         owner: ClassRef | None = None
+        head, dot, attr = owner_text.partition(".")
         if owner_text == "self" and boundary.call.class_qualname:
             owner = self.index.class_in(module, boundary.call.class_qualname)
+        elif head == "self" and dot and "." not in attr and boundary.call.class_qualname:
+            # `self.core.compute`: the instance the attribute holds is what travels
+            holder = self.index.class_in(module, boundary.call.class_qualname)
+            owner = next(self.attribute_classes(holder, attr), None) if holder else None
         elif owner_text.endswith("()"):
             owner = self.index.class_named(module, owner_text[:-2])
         if owner is None:

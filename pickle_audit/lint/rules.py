@@ -13,8 +13,15 @@ from pickle_audit.catalog import Severity
 from pickle_audit.findings import ChainStep, Finding
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.exception_init import ExceptionInitRule
-from pickle_audit.lint.facts import ModuleFacts, ValueFact
-from pickle_audit.lint.forwarding import FunctionKey, Sink, helper_sinks, passed_to
+from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts, ValueFact
+from pickle_audit.lint.forwarding import (
+    FunctionKey,
+    Sink,
+    StoredBy,
+    helper_sinks,
+    passed_to,
+    stored_by_init,
+)
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.locations import Location, make_finding
 from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
@@ -281,6 +288,11 @@ class RuleRunner:
         path = self.relpath(module.path)
         for fact in module.passes:
             target = passed_to(self.index, module, fact)
+            if target is None and fact.snippet:
+                stored = stored_by_init(self.index, module, fact)
+                if stored is not None:
+                    yield from self.stored_findings(module, fact, stored)
+                continue
             sink = self._sinks.get(target.function, {}).get(target.param) if target else None
             if target is None or sink is None:
                 continue
@@ -304,6 +316,42 @@ class RuleRunner:
                         f"{_suffix(boundary.serializer)}{_start_method_note(boundary)}"
                     )
                 yield make_finding(problem.rule, where, message, chain)
+
+    def stored_findings(
+        self, module: ModuleFacts, fact: ArgumentPassFact, stored: StoredBy
+    ) -> Iterator[Finding]:
+        """`Squares(lambda v: v * v)` where `__init__` keeps it as `self.transform`: the
+        value travels with every instance that reaches a worker, so it is flagged at
+        the call that hands it over (the attribute line itself shows only a parameter)."""
+        reached = self.reach.reached(stored.cls)
+        ctx = ValueContext(self.index, module, "")
+        for serializer in SERIALIZER_ORDER:
+            if serializer not in reached:
+                continue
+            problems = [
+                problem
+                for problem in judge_all(fact.value, serializer, ctx)
+                if problem.rule != INHERITED_ONLY  # fine where a process is started
+            ]
+            if not problems:
+                continue
+            owner = stored.init_owner
+            init = owner.fact.init
+            step = ChainStep(
+                f"{owner.name}.{stored.attribute} is set from `{stored.param}` in __init__",
+                self.relpath(owner.module.path),
+                init.line if init is not None else owner.fact.line,
+            )
+            path = self.relpath(module.path)
+            where = Location(path, fact.line, fact.column, fact.scope or "<module>", fact.snippet)
+            for problem in problems:
+                message = (
+                    f"{problem.what} passed as `{stored.param}` to {fact.callee}() is stored"
+                    f" on {stored.cls.name}.{stored.attribute} and cannot be pickled"
+                    f"{_suffix(serializer)}"
+                )
+                yield make_finding(problem.rule, where, message, (step, *reached[serializer]))
+            return
 
     def _sent_problems(self, value: ValueFact, sink: Sink, ctx: ValueContext) -> list[ValueProblem]:
         serializer = sink.boundary.serializer
