@@ -8,10 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from pickle_audit.cli import main
 from pickle_audit.config import Config
+from pickle_audit.findings import Finding
 from pickle_audit.lint.run import lint_paths
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,3 +76,21 @@ def lint_and_run(tmp_path: Path, *parts: str) -> tuple[list[tuple], subprocess.C
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=90
     )
     return findings, run
+
+
+def run_script(folder: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT ARGS` in `folder`, a real child process, text captured, never raising."""
+    return subprocess.run(
+        [sys.executable, script, *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def project_findings(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[Finding]:
+    """Every finding of a fresh lint of `root` (cwd there, so paths are relative)."""
+    monkeypatch.chdir(root)
+    return list(lint_paths([root], Config(), root, use_cache=False, jobs=1).findings)

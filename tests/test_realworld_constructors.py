@@ -10,15 +10,11 @@ run in a spawn pool.
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from lint_helpers import write_project
-
-from pickle_audit.config import Config
-from pickle_audit.lint.run import lint_paths
+from lint_helpers import project_findings, run_script, write_project
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -85,12 +81,11 @@ def project(tmp_path: Path) -> Path:
 def test_stored_arguments_and_the_attribute_instance_are_judged(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(project)
-    result = lint_paths([project], Config(), project, use_cache=False, jobs=1)
-    found = [
-        (f.rule, f.line, f.column, f.message, [str(s) for s in f.chain]) for f in result.findings
+    rows = [
+        (f.rule, f.line, f.column, f.message, [str(s) for s in f.chain])
+        for f in project_findings(project, monkeypatch)
     ]
-    assert found == [
+    assert rows == [
         (
             "PA202",
             20,
@@ -119,20 +114,13 @@ def test_stored_arguments_and_the_attribute_instance_are_judged(
 
 
 def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "program.py", function],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_script(project, "program.py", function)
 
 
 def test_the_flagged_calls_fail_under_spawn_and_the_other_runs(project: Path) -> None:
     lambda_run = run(project, "with_lambda")
     assert lambda_run.returncode == 1
-    assert "Can't pickle local object 'with_lambda.<locals>.<lambda>'" in lambda_run.stderr
+    assert "local object 'with_lambda.<locals>.<lambda>'" in lambda_run.stderr
     keys_run = run(project, "with_keys")
     assert keys_run.returncode == 1
     assert "cannot pickle 'dict_keys' object" in keys_run.stderr

@@ -11,16 +11,13 @@ The programs below are our own; the linter never imports torch, the runs need it
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from lint_helpers import write_project
+from lint_helpers import project_findings, run_script, write_project
 
-from pickle_audit.config import Config
 from pickle_audit.lint.rules import SPAWN_ONLY
-from pickle_audit.lint.run import lint_paths
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -103,9 +100,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def findings(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, str, list]]:
-    monkeypatch.chdir(root)
-    result = lint_paths([root], Config(), root, use_cache=False, jobs=1)
-    return [(f.rule, f.line, f.message, [str(step) for step in f.chain]) for f in result.findings]
+    found = project_findings(root, monkeypatch)
+    return [(f.rule, f.line, f.message, [str(step) for step in f.chain]) for f in found]
 
 
 def test_what_the_workers_get_is_judged_and_nothing_else(
@@ -149,23 +145,16 @@ def test_the_start_method_given_to_the_loader_decides(
 
 def run(project: Path, function: str, start_method: str, *args: str) -> subprocess.CompletedProcess:
     pytest.importorskip("torch", reason="torch is not installed: the DataLoader runs need it")
-    return subprocess.run(
-        [sys.executable, "train.py", function, start_method, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_script(project, "train.py", function, start_method, *args)
 
 
 def test_the_flagged_loaders_fail_under_spawn_and_run_under_fork(project: Path) -> None:
     collate = run(project, "with_lambda_collate", "fork", "1", "spawn")
     assert collate.returncode == 1
-    assert "Can't pickle local object 'with_lambda_collate.<locals>.<lambda>'" in collate.stderr
+    assert "local object 'with_lambda_collate.<locals>.<lambda>'" in collate.stderr
     transform = run(project, "with_lambda_transform", "spawn", "1")
     assert transform.returncode == 1
-    assert "Can't pickle local object 'Squares.__init__.<locals>.<lambda>'" in transform.stderr
+    assert "local object 'Squares.__init__.<locals>.<lambda>'" in transform.stderr
     assert run(project, "with_lambda_transform", "fork", "1").stdout == "[[0, 1], [4, 9]]\n"
 
 

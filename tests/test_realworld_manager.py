@@ -9,15 +9,11 @@ is linted, then run under spawn.
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from lint_helpers import write_project
-
-from pickle_audit.config import Config
-from pickle_audit.lint.run import lint_paths
+from lint_helpers import project_findings, run_script, write_project
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -99,9 +95,8 @@ def project(tmp_path: Path) -> Path:
 def test_what_is_stored_into_a_proxy_is_judged(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(project)
-    result = lint_paths([project], Config(), project, use_cache=False, jobs=1)
-    assert [(f.rule, f.line, f.column, f.message) for f in result.findings] == [
+    found = project_findings(project, monkeypatch)
+    assert [(f.rule, f.line, f.column, f.message) for f in found] == [
         (
             "PA105",
             18,
@@ -117,20 +112,11 @@ def test_what_is_stored_into_a_proxy_is_judged(
         ("PA104", 33, 9, "generator passed to queue.put(...) cannot be pickled"),
         ("PA101", 41, 9, "lambda passed to table.update(...) cannot be pickled"),
     ]
-    assert [str(step) for step in result.findings[0].chain] == [
-        "<- shared[...] = ... (share.py:18)"
-    ]
+    assert [str(step) for step in found[0].chain] == ["<- shared[...] = ... (share.py:18)"]
 
 
 def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "share.py", function],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_script(project, "share.py", function)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +125,7 @@ def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
         ("stored_lock", "cannot pickle '_thread.RLock' object"),
         ("appended_lock", "cannot pickle '_thread.lock' object"),
         ("queued_generator", "cannot pickle 'generator' object"),
-        ("updated_lambda", "Can't pickle local object"),
+        ("updated_lambda", "local object 'updated_lambda.<locals>.<lambda>'"),
     ],
 )
 def test_each_flagged_store_fails_under_spawn(project: Path, function: str, error: str) -> None:
