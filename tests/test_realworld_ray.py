@@ -16,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import cloudpickle
@@ -168,6 +169,19 @@ def _refusal(type_name: str) -> str:
     return rf"cannot pickle '{prefix}{re.escape(name)}' (?:object|instances)"
 
 
+def _failure_chain(call: Callable[[Path], object], path: Path) -> str:
+    """Every error in what `call(path)` raises, causes included: loky reports a task it
+    cannot pickle as a PicklingError whose cause is cloudpickle's own error."""
+    with pytest.raises(Exception) as caught:
+        call(path)
+    texts = []
+    error: BaseException | None = caught.value
+    while error is not None:
+        texts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
+
+
 @pytest.mark.parametrize(
     ("function", "culprit"),
     [
@@ -236,3 +250,73 @@ def test_a_text_file_read_travels_by_cloudpickle_and_not_by_pickle(
             lines.by_pool(root / "lines.py")
     finally:
         sys.modules.pop("lines", None)
+
+
+def test_cloudpickle_refuses_binary_and_write_only_files_by_the_mode_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which file object `open` returns depends on its mode: cloudpickle reduces a text
+    file it can read back (`r+`, `w+`, `a+` too) and refuses a binary file (no reducer for
+    BufferedReader) or a write-only one ("not opened for reading"). The mode written at the
+    call decides the finding at a loky boundary; a mode that is not a literal stays quiet."""
+    source = """
+    from loky import get_reusable_executor
+
+
+    def size(handle):
+        return handle.seek(0, 2)
+
+
+    def submit(handle):
+        # a fresh executor: one an earlier test left cannot import this module
+        return get_reusable_executor(1, reuse=False).submit(size, handle).result()
+
+
+    def binary(path):
+        with open(path, "rb") as handle:
+            return submit(handle)
+
+
+    def write_only(path):
+        with open(path, mode="a") as handle:
+            return submit(handle)
+
+
+    def updating(path):
+        with open(path, "r+") as handle:
+            return submit(handle)
+
+
+    def chosen(path, mode):
+        with open(path, mode) as handle:
+            return submit(handle)
+    """
+    root = write_project(tmp_path, {"files.py": textwrap.dedent(source).lstrip()})
+    found = project_findings(root, monkeypatch)
+    assert [(f.rule, f.line, f.message) for f in found] == [
+        (
+            "PA105",
+            15,
+            "open file (open, mode 'rb') passed as `handle` to submit() reaches"
+            " get_reusable_executor(...).submit(size, ...) and cannot be pickled by cloudpickle",
+        ),
+        (
+            "PA105",
+            20,
+            "open file (open, mode 'a') passed as `handle` to submit() reaches"
+            " get_reusable_executor(...).submit(size, ...) and cannot be pickled by cloudpickle",
+        ),
+    ]
+    monkeypatch.syspath_prepend(str(root))
+    import files  # the project above, run for real through loky
+
+    path = root / "files.py"
+    try:
+        assert re.search(_refusal("_io.BufferedReader"), _failure_chain(files.binary, path))
+        assert "Cannot pickle files that are not opened for reading: a" in _failure_chain(
+            files.write_only, path
+        )
+        assert files.updating(path) == path.stat().st_size
+        assert files.chosen(path, "r") == path.stat().st_size
+    finally:
+        sys.modules.pop("files", None)

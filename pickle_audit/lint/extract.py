@@ -46,6 +46,7 @@ from pickle_audit.lint.getstate import dropped_attributes
 from pickle_audit.lint.names import dotted_name
 from pickle_audit.lint.positions import SourcePositions
 from pickle_audit.lint.suppress import marker_comments
+from pickle_audit.lint.values import is_known_resource
 
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
 CALL_KEYWORDS = frozenset({"target", "initializer"})
@@ -621,7 +622,7 @@ class _Extractor:
             bound = tuple(self.classify(arg.value, scope) for arg in node.args[1:] if not arg.star)
             return ValueFact("partial", name=inner.name, items=(inner, *bound))
         name = self.substitute(name, scope)
-        return ValueFact("call", name=name, refs=(name,))
+        return ValueFact("call", name=name, refs=(name,), mode=_open_mode(name, node))
 
     def start_method_of(self, node: cst.BaseExpression, scope: _Scope) -> str:
         """The start method an expression fixes: `get_context("fork")`, a name bound to
@@ -744,7 +745,11 @@ class _Extractor:
                 and arg.value.value in scope.params
                 else ""
             )
-            bad = _worth_following(value) or self.decorated_function(arg.value, scope)
+            bad = (
+                _worth_following(value)
+                or self.makes_resource(value)
+                or self.decorated_function(arg.value, scope)
+            )
             if forwards or bad:
                 line, column = self.positions.start(node)
                 self.passes.append(
@@ -762,6 +767,16 @@ class _Extractor:
                 )
             if arg.keyword is None:
                 position += 1
+
+    def makes_resource(self, value: ValueFact) -> bool:
+        """`helper(open(path, "wb"))`, `helper((threading.Lock(), n))`: a catalogued
+        resource made at the call, which the helper may send on (judged in rules.py)."""
+        if value.kind in ("container", "partial"):
+            return any(self.makes_resource(item) for item in value.items)
+        if value.kind != "call" or not value.name:
+            return False
+        resolved = self.resolve_now(value.name)
+        return is_known_resource(resolved) or is_known_resource(f"builtins.{resolved}")
 
     def decorated_function(self, node: cst.BaseExpression, scope: _Scope) -> bool:
         """A module-level function defined above with a plain `@decorator`, which may
@@ -1179,6 +1194,18 @@ def _string_argument(call: cst.Call) -> str:
     if not call.args or call.args[0].keyword is not None:
         return ""
     return _string_value(call.args[0].value)
+
+
+def _open_mode(name: str, call: cst.Call) -> str:
+    """The literal mode of `open(path, "wb")` (or `mode="wb"`, any `...open` callee):
+    which file object comes back decides whether cloudpickle can carry it."""
+    if name.rpartition(".")[2] not in ("open", "fdopen"):
+        return ""
+    for position, arg in enumerate(call.args):
+        keyword = arg.keyword.value if arg.keyword else None
+        if keyword == "mode" or (keyword is None and not arg.star and position == 1):
+            return _string_value(arg.value)
+    return ""
 
 
 def _string_value(value: cst.BaseExpression) -> str:

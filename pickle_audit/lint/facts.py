@@ -38,7 +38,7 @@ class ValueFact:
 
     kind is one of: "lambda", "dict_view", "nested_function", "partial_closure",
     "genexp", "local_class", "local_class_instance", "local_class_method",
-    "call" (name = callee),
+    "call" (name = callee; `mode` = the literal mode of an `open`-like call),
     "name" (name = dotted reference), "annotation" (only `refs` known),
     "container" (`items` hold the elements), "partial" (name = wrapped callable),
     "other".
@@ -48,6 +48,7 @@ class ValueFact:
     name: str = ""
     refs: tuple[str, ...] = ()  # class names that instances of this value may be
     items: tuple[ValueFact, ...] = ()
+    mode: str = ""  # open(path, "rb"): cloudpickle carries only text files it can read
 
 
 OTHER = ValueFact("other")

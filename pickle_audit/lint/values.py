@@ -32,6 +32,8 @@ PICKLE_AND_DILL = frozenset({"pickle", "dill"})
 INHERITED_ONLY = "PA109"
 _MP_PREFIXES = ("multiprocessing", "multiprocessing.get_context()", "multiprocessing.context")
 
+_TEXT_OPENERS = ("builtins.open", "io.open", "os.fdopen")
+
 _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] = (
     (
         "PA105",
@@ -61,8 +63,9 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
         tuple(f"queue.{n}" for n in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")),
     ),
     # cloudpickle carries a text file opened for reading (the default mode of these
-    # three) by reading its contents; binary and write-only files it refuses
-    ("PA105", "open file", PICKLE_ONLY, ("builtins.open", "io.open", "os.fdopen")),
+    # three) by reading its contents; binary and write-only files it refuses (the mode
+    # written at the call decides: _cloudpickle_refuses_mode)
+    ("PA105", "open file", PICKLE_ONLY, _TEXT_OPENERS),
     (
         "PA105",
         "open file",
@@ -198,6 +201,12 @@ _CALLS: dict[str, tuple[str, str, frozenset[str]]] = {
 }
 
 
+def is_known_resource(resolved: str) -> bool:
+    """A call (by its resolved name) that makes a value some serializer refuses: the
+    extractor records such a value when it is handed to a helper, to judge it there."""
+    return resolved in _CALLS
+
+
 @dataclass(frozen=True)
 class ValueProblem:
     rule: str
@@ -237,7 +246,7 @@ def judge_all(
 def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> ValueProblem | None:
     kind = value.kind
     if kind == "call":
-        return _judge_call(value.name, serializer, ctx)
+        return _judge_call(value.name, serializer, ctx, value.mode)
     if kind == "name":
         if serializer == "pickle" and ctx.index.is_module_name(ctx.module, value.name):
             return ValueProblem("PA108", f"module object {value.name}")
@@ -261,7 +270,9 @@ def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> Value
 _MAX_RETURN_DEPTH = 3
 
 
-def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem | None:
+def _judge_call(
+    name: str, serializer: str, ctx: ValueContext, mode: str = ""
+) -> ValueProblem | None:
     index = ctx.index
     head, _, rest = name.partition(".")
     if head == "self":
@@ -274,11 +285,21 @@ def _judge_call(name: str, serializer: str, ctx: ValueContext) -> ValueProblem |
     known = _CALLS.get(resolved)
     if known is not None:
         rule, label, fails = known
+        shown = resolved.removeprefix("builtins.")
         if serializer in fails:
-            shown = resolved.removeprefix("builtins.")
             return ValueProblem(rule, f"{label} ({shown})")
+        refused_mode = serializer == "cloudpickle" and resolved in _TEXT_OPENERS
+        if refused_mode and _cloudpickle_refuses_mode(mode):
+            return ValueProblem(rule, f"{label} ({shown}, mode {mode!r})")
         return None
     return _judge_callee(index.callee(ctx.module, "", resolved), name, serializer, ctx)
+
+
+def _cloudpickle_refuses_mode(mode: str) -> bool:
+    """cloudpickle reduces only text files it can read back (`r`, `r+`, `w+`, `a+`): a
+    binary mode gives a buffered file it has no reducer for, `w`/`a`/`x` one it refuses.
+    An unknown mode (not a literal) is given the benefit of the doubt."""
+    return bool(mode) and ("b" in mode or ("r" not in mode and "+" not in mode))
 
 
 def _judge_callee(
