@@ -745,11 +745,7 @@ class _Extractor:
                 and arg.value.value in scope.params
                 else ""
             )
-            bad = (
-                _worth_following(value)
-                or self.makes_resource(value)
-                or self.decorated_function(arg.value, scope)
-            )
+            bad = self.worth_following(value) or self.decorated_function(arg.value, scope)
             if forwards or bad:
                 line, column = self.positions.start(node)
                 self.passes.append(
@@ -768,13 +764,14 @@ class _Extractor:
             if arg.keyword is None:
                 position += 1
 
-    def makes_resource(self, value: ValueFact) -> bool:
-        """`helper(open(path, "wb"))`, `helper((threading.Lock(), n))`: a catalogued
-        resource made at the call, which the helper may send on (judged in rules.py)."""
+    def worth_following(self, value: ValueFact) -> bool:
+        """A value some serializer refuses whatever the callee does with it: a lambda,
+        a view, ... or a catalogued resource made at the call (`helper(open(p, "wb"))`,
+        `helper((threading.Lock(), n))`), judged where the helper sends it (rules.py)."""
         if value.kind in ("container", "partial"):
-            return any(self.makes_resource(item) for item in value.items)
+            return any(self.worth_following(item) for item in value.items)
         if value.kind != "call" or not value.name:
-            return False
+            return value.kind in _FOLLOWED_KINDS
         resolved = self.resolve_now(value.name)
         return is_known_resource(resolved) or is_known_resource(f"builtins.{resolved}")
 
@@ -1152,13 +1149,6 @@ _FOLLOWED_KINDS = frozenset(
     {"lambda", "nested_function", "partial_closure", "local_class", "local_class_instance"}
     | {"local_class_method", "dict_view", "genexp"}
 )
-
-
-def _worth_following(value: ValueFact) -> bool:
-    """A value some serializer refuses whatever the callee does with it."""
-    if value.kind in ("container", "partial"):
-        return any(_worth_following(item) for item in value.items)
-    return value.kind in _FOLLOWED_KINDS
 
 
 def _forwarded_params(

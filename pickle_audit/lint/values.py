@@ -270,9 +270,7 @@ def _judge_single(value: ValueFact, serializer: str, ctx: ValueContext) -> Value
 _MAX_RETURN_DEPTH = 3
 
 
-def _judge_call(
-    name: str, serializer: str, ctx: ValueContext, mode: str = ""
-) -> ValueProblem | None:
+def _judge_call(name: str, serializer: str, ctx: ValueContext, mode: str) -> ValueProblem | None:
     index = ctx.index
     head, _, rest = name.partition(".")
     if head == "self":
