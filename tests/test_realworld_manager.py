@@ -2,8 +2,9 @@
 manager's process: `shared[key] = value`, `append`, `extend`, `insert`, `update`,
 `setdefault`, and `put` on a manager queue. A dict view is no problem there: importing
 `multiprocessing.managers` registers a reducer that sends views as lists. The proxies
-themselves travel in pool tasks (unlike a plain `multiprocessing.Queue`). Each program
-is linted, then run under spawn.
+themselves travel in pool tasks (unlike a plain `multiprocessing.Queue`). A proxy kept on
+the instance (`self.totals = self.manager.dict()`) is judged the same way wherever the
+class stores into it. Each program is linted, then run under spawn.
 """
 
 from __future__ import annotations
@@ -81,6 +82,53 @@ def proxies_in_tasks(rows):
         return queue.get()
 
 
+class Tally:
+    def __init__(self):
+        self.manager = Manager()
+        self.totals = self.manager.dict()
+        self.notes = self.manager.list()
+        self.local = []
+
+    def add(self, name, rows):
+        self.local.append(lambda: name)
+        self.totals[name] = len(rows)
+        self.totals["last"] = lambda: name
+        self.notes.append(name)
+
+    def note_lock(self):
+        self.notes.extend(["fine", threading.Lock()])
+
+    def remember(self, name):
+        self.local.append(lambda: name)
+        return len(self.local)
+
+
+def attribute_proxies(rows):
+    tally = Tally()
+    try:
+        tally.add("rows", rows)
+        return dict(tally.totals)
+    finally:
+        tally.manager.shutdown()
+
+
+def attribute_list_lock(rows):
+    tally = Tally()
+    try:
+        tally.note_lock()
+        return list(tally.notes)
+    finally:
+        tally.manager.shutdown()
+
+
+def attribute_plain_list(rows):
+    tally = Tally()
+    try:
+        return tally.remember("rows")
+    finally:
+        tally.manager.shutdown()
+
+
 if __name__ == "__main__":
     multiprocessing.set_start_method("spawn")
     print(globals()[sys.argv[1]]({"a": 1, "b": 2}))
@@ -111,6 +159,13 @@ def test_what_is_stored_into_a_proxy_is_judged(
         ),
         ("PA104", 33, 9, "generator passed to queue.put(...) cannot be pickled"),
         ("PA101", 41, 9, "lambda passed to table.update(...) cannot be pickled"),
+        ("PA101", 74, 9, "lambda passed to self.totals[...] = ... cannot be pickled"),
+        (
+            "PA105",
+            78,
+            9,
+            "threading lock (threading.Lock) passed to self.notes.extend(...) cannot be pickled",
+        ),
     ]
     assert [str(step) for step in found[0].chain] == ["<- shared[...] = ... (share.py:18)"]
 
@@ -126,6 +181,8 @@ def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
         ("appended_lock", "cannot pickle '_thread.lock' object"),
         ("queued_generator", "cannot pickle 'generator' object"),
         ("updated_lambda", "local object 'updated_lambda.<locals>.<lambda>'"),
+        ("attribute_proxies", "local object 'Tally.add.<locals>.<lambda>'"),
+        ("attribute_list_lock", "cannot pickle '_thread.lock' object"),
     ],
 )
 def test_each_flagged_store_fails_under_spawn(project: Path, function: str, error: str) -> None:
@@ -138,3 +195,5 @@ def test_views_plain_dicts_and_proxies_in_tasks_are_left_alone(project: Path) ->
     assert run(project, "stored_view").stdout == "{'keys': ['a', 'b']}\n"
     assert run(project, "plain_dict").stdout == "['a', 'b']\n"
     assert run(project, "proxies_in_tasks").stdout == "2\n"
+    # `self.local` is a plain list: the lambda appended to it stays in this process
+    assert run(project, "attribute_plain_list").stdout == "1\n"

@@ -207,26 +207,42 @@ def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFac
     receiver = call.receiver
     head, dot, rest = receiver.partition(".")
     if head == "self" and dot and call.class_qualname:
-        owner = index.class_in(facts, call.class_qualname)
-        attr, _, tail = rest.partition(".")
-        if owner is None:
-            return ""
-        for ref in index.mro(owner):
-            for fact in ref.fact.attributes:
-                if fact.name != attr:
-                    continue
-                text = evidence(fact.value) if fact.value is not None else ""
-                if not text and fact.annotation:
-                    text = f"{fact.annotation[0]}()"
-                if text:
-                    resolved = index.resolve(ref.module, text)
-                    return resolved + ("." + tail if tail else "")
-        return ""
+        return _self_attribute_type(index, facts, call.class_qualname, rest)
     if not dot and not receiver.endswith(")"):
         variable = index.variable(facts, receiver)
         if variable is not None and evidence(variable):
             return index.resolve(facts, evidence(variable))
     return index.resolve(facts, receiver)
+
+
+_ATTRIBUTE_HOPS = 3  # `self.shared = self.manager.dict()`, `self.manager = Manager()`
+
+
+def _self_attribute_type(
+    index: ProjectIndex, facts: ModuleFacts, class_qualname: str, rest: str, hops: int = 0
+) -> str:
+    """What `self.<rest>` is, from the attributes the class (or a base) sets; an
+    attribute made from another attribute is followed (a proxy from `self.manager`)."""
+    owner = index.class_in(facts, class_qualname)
+    attr, _, tail = rest.partition(".")
+    if owner is None:
+        return ""
+    for ref in index.mro(owner):
+        for fact in ref.fact.attributes:
+            if fact.name != attr:
+                continue
+            text = evidence(fact.value) if fact.value is not None else ""
+            if not text and fact.annotation:
+                text = f"{fact.annotation[0]}()"
+            if not text:
+                continue
+            own, dot, inner = text.partition(".")
+            if own == "self" and dot and hops < _ATTRIBUTE_HOPS:
+                resolved = _self_attribute_type(index, ref.module, class_qualname, inner, hops + 1)
+            else:
+                resolved = index.resolve(ref.module, text)
+            return resolved + ("." + tail if tail else "")
+    return ""
 
 
 def classify_boundary(

@@ -694,7 +694,7 @@ class _Extractor:
                 return
             if method in PROXY_METHODS:
                 receiver = self.receiver(func.value, scope)
-                if _MANAGER_MADE in receiver:
+                if _may_be_proxy(receiver, scope):
                     self.boundary(node, scope, method, receiver, False)
                     return
         elif isinstance(func, cst.Call):
@@ -889,7 +889,7 @@ class _Extractor:
         """`shared[key] = value` on a `Manager().dict()`: the value is pickled and sent
         to the manager's process, like the argument of a proxy method."""
         receiver = self.receiver(target.value, scope)
-        if _MANAGER_MADE not in receiver:
+        if not _may_be_proxy(receiver, scope):
             return
         line, column = self.positions.start(node)
         self.calls.append(
@@ -1184,6 +1184,16 @@ def _string_argument(call: cst.Call) -> str:
     if not call.args or call.args[0].keyword is not None:
         return ""
     return _string_value(call.args[0].value)
+
+
+def _may_be_proxy(receiver: str, scope: _Scope) -> bool:
+    """A receiver that may be a Manager proxy: one made here (`Manager().dict()`), or an
+    attribute of the instance (`self.results`), which the engine resolves through the
+    class's attributes (`self.results = self.manager.dict()`) wherever they are set."""
+    if _MANAGER_MADE in receiver:
+        return True
+    head, dot, attr = receiver.partition(".")
+    return bool(dot) and head == scope.self_name and "." not in attr
 
 
 def _open_mode(name: str, call: cst.Call) -> str:
