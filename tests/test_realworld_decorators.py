@@ -1,7 +1,8 @@
 """A decorator that returns a nested function without `functools.wraps` replaces the
 module-level function with one pickle cannot find by name, so handing the decorated
 function to a pool fails ("Can't pickle local object 'timed.<locals>.wrapper'"); with
-`functools.wraps`, or a decorator that returns its argument, it pickles by name.
+`functools.wraps`, or a decorator that returns its argument, it pickles by name. The same
+holds one level up, for a decorator factory (`@retried(2)`) whose decorator does either.
 
 Reported publicly for decorators in typing and checking libraries
 (dobarkod/typedecorator#3, kislyuk/ensure#29) and in SCOOP (soravux/scoop#52). The
@@ -85,9 +86,61 @@ def registered_run(values):
     return run(registered_square, values)
 
 
+def retried(times):
+    def decorate(function):
+        def attempt(*args):
+            for _ in range(times - 1):
+                try:
+                    return function(*args)
+                except OSError:
+                    pass
+            return function(*args)
+
+        return attempt
+
+    return decorate
+
+
+def labelled(label):
+    def decorate(function):
+        @functools.wraps(function)
+        def call(*args):
+            print(label, file=sys.stderr)
+            return function(*args)
+
+        return call
+
+    return decorate
+
+
+@retried(2)
+def retried_square(value):
+    return value * value
+
+
+@labelled("square")
+def labelled_square(value):
+    return value * value
+
+
+def retried_run(values):
+    return run(retried_square, values)
+
+
+def labelled_run(values):
+    return run(labelled_square, values)
+
+
 if __name__ == "__main__":
     print(globals()[sys.argv[1]]([1, 2, 3]))
 """
+
+
+# a decorator factory: what `retried(2)` returns is the decorator that replaces the function
+RETRIED = (
+    "function retried_square, replaced by the nested function that @retried(...) returns"
+    " without functools.wraps"
+)
 
 
 @pytest.fixture
@@ -107,7 +160,14 @@ def test_only_the_function_a_decorator_replaces_is_flagged(
             " without functools.wraps, passed as `task` to run() reaches pool.map(task, ...)"
             " and cannot be pickled",
             ["passed as `task` to run() (tasks.py:55)", "<- pool.map(task, ...) (tasks.py:51)"],
-        )
+        ),
+        (
+            "PA201",
+            104,
+            RETRIED
+            + ", passed as `task` to run() reaches pool.map(task, ...) and cannot be pickled",
+            ["passed as `task` to run() (tasks.py:104)", "<- pool.map(task, ...) (tasks.py:51)"],
+        ),
     ]
 
 
@@ -129,7 +189,13 @@ def test_a_direct_pool_call_names_the_decorator_too(
             "function timed_square, replaced by the nested function that @timed returns"
             " without functools.wraps, handed to multiprocessing.Pool(...).map(timed_square,"
             " ...) cannot be pickled",
-        )
+        ),
+        (
+            "PA201",
+            104,
+            RETRIED
+            + ", passed as `task` to run() reaches pool.map(task, ...) and cannot be pickled",
+        ),
     ]
 
 
@@ -143,3 +209,7 @@ def test_the_flagged_task_fails_and_the_others_run_under_spawn(project: Path) ->
     assert "local object 'timed.<locals>.wrapper'" in failed.stderr
     assert run(project, "logged_run").stdout == "[1, 4, 9]\n"
     assert run(project, "registered_run").stdout == "[1, 4, 9]\n"
+    failed = run(project, "retried_run")
+    assert failed.returncode == 1
+    assert "local object 'retried.<locals>.decorate.<locals>.attempt'" in failed.stderr
+    assert run(project, "labelled_run").stdout == "[1, 4, 9]\n"

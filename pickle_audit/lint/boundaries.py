@@ -237,10 +237,11 @@ def _self_attribute_type(
             if not text:
                 continue
             own, dot, inner = text.partition(".")
+            resolved = ""
             if own == "self" and dot and hops < _ATTRIBUTE_HOPS:
                 resolved = _self_attribute_type(index, ref.module, class_qualname, inner, hops + 1)
-            else:
-                resolved = index.resolve(ref.module, text)
+            # `self._executor()` stays as written: made_by_factory follows the method
+            resolved = resolved or index.resolve(ref.module, text)
             return resolved + ("." + tail if tail else "")
     return ""
 

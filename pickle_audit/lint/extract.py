@@ -204,6 +204,8 @@ class _Scope:
     locals: dict[str, ValueFact] = field(default_factory=dict)
     nested_functions: set[str] = field(default_factory=set)
     wrapping_functions: set[str] = field(default_factory=set)  # `@functools.wraps(f)` ones
+    # nested functions that return a nested function of their own without functools.wraps
+    replacing_functions: set[str] = field(default_factory=set)
     local_classes: set[str] = field(default_factory=set)
     is_generator: bool = False
     super_calls: list[SuperInitCall] = field(default_factory=list)
@@ -776,14 +778,12 @@ class _Extractor:
         return is_known_resource(resolved) or is_known_resource(f"builtins.{resolved}")
 
     def decorated_function(self, node: cst.BaseExpression, scope: _Scope) -> bool:
-        """A module-level function defined above with a plain `@decorator`, which may
-        have replaced it with what pickle cannot find (judged in rules.py)."""
+        """A module-level function defined above with a decorator (`@timed`, or a
+        factory's `@retry(3)`), which may have replaced it with what pickle cannot
+        find (judged in rules.py)."""
         if not isinstance(node, cst.Name) or node.value in scope.locals:
             return False
-        return any(
-            fact.qualname == node.value and any("(" not in d for d in fact.decorators)
-            for fact in self.functions
-        )
+        return any(fact.qualname == node.value and fact.decorators for fact in self.functions)
 
     def binding(self, name: str, scope: _Scope) -> ValueFact | None:
         """What `name` holds where it is used: a local (parameters included) shadows a
@@ -1016,6 +1016,10 @@ class _Extractor:
                 value.kind == "nested_function" and value.name not in inner.wrapping_functions
                 for value in inner.returned
             ),
+            returns_replacing_decorator=any(
+                value.kind == "nested_function" and value.name in inner.replacing_functions
+                for value in inner.returned
+            ),
             # only module-level functions can be followed into (forwarding.py)
             params=tuple(p.name for p in params if p.kind == "positional")
             + tuple(p.name for p in params if p.kind == "kwonly")
@@ -1030,6 +1034,10 @@ class _Extractor:
             self.functions.append(fact)
             if self.under_main_guard:
                 self.main_guard_names.append(name)
+        elif fact.returns_local_function:
+            scope.replacing_functions.add(name)
+        else:
+            scope.replacing_functions.discard(name)
 
     def method_details(
         self,

@@ -94,6 +94,8 @@ class FunctionFact:
     # returns a nested function not made with `functools.wraps`: as a decorator, it
     # replaces the function it decorates with one pickle cannot find by name
     returns_local_function: bool = False
+    # a decorator factory (`@retry(3)`) whose nested decorator does the above
+    returns_replacing_decorator: bool = False
 
 
 @dataclass(frozen=True)

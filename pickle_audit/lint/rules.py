@@ -397,16 +397,20 @@ class RuleRunner:
         return None
 
     def _replacing_decorator(self, module: ModuleFacts, name: str) -> str:
-        """The project decorator (written `@name`, no call) that swaps the function for a
-        nested one pickle cannot look up (`timer.<locals>.wrapper`), else ""."""
+        """The project decorator (`@timed`, or a factory's `@retry(...)`) that swaps the
+        function for a nested one pickle cannot look up (`timer.<locals>.wrapper`),
+        as written, else ""."""
         function = self.index.function_named(module, name)
         if function is None:
             return ""
         for decorator in function.fact.decorators:
-            if "(" in decorator:
-                continue  # a decorator factory: what it builds is not known
-            found = self.index.function_named(function.module, decorator)
-            if found is not None and found.fact.returns_local_function:
+            factory = decorator.removesuffix("(...)")
+            found = self.index.function_named(function.module, factory)
+            if found is None:
+                continue
+            if factory == decorator and found.fact.returns_local_function:
+                return decorator
+            if factory != decorator and found.fact.returns_replacing_decorator:
                 return decorator
         return ""
 
