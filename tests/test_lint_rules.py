@@ -231,7 +231,7 @@ def test_dataclass_field_defaults(tmp_path: Path) -> None:
 class Item:
     bad: Callable = field(default=lambda x: x)
     direct: Callable = lambda x: x
-    fine: Callable = field(default_factory=lambda: (lambda x: x))
+    made: Callable = field(default_factory=lambda: (lambda x: x))
     listing: list = field(default_factory=list)
     shared: ClassVar[Callable] = lambda x: x
 """
@@ -239,6 +239,8 @@ class Item:
     assert item_findings(tmp_path, body, imports) == [
         ("PA101", 8, "lambda stored on Item.bad cannot be pickled"),
         ("PA101", 9, "lambda stored on Item.direct cannot be pickled"),
+        # each instance holds the lambda the factory returns ('Item.<lambda>.<locals>.<lambda>')
+        ("PA101", 10, "lambda stored on Item.made cannot be pickled"),
     ]
 
 

@@ -35,6 +35,7 @@ from pickle_audit.lint.facts import (
     GetattrFact,
     ImportFact,
     InitFact,
+    InitField,
     ModuleFacts,
     ParamFact,
     ParseErrorFact,
@@ -42,6 +43,7 @@ from pickle_audit.lint.facts import (
     ValueFact,
     evidence,
 )
+from pickle_audit.lint.generated_init import init_field, is_keyword_only_marker, writes_init
 from pickle_audit.lint.getstate import dropped_attributes
 from pickle_audit.lint.names import dotted_name
 from pickle_audit.lint.positions import SourcePositions
@@ -57,6 +59,8 @@ WORKER_COUNT_KEYWORDS = frozenset({"num_workers"})
 START_METHOD_KEYWORDS = frozenset({"mp_context", "multiprocessing_context"})
 _MANAGER_MADE = "Manager()."  # in the evidence of a proxy: `multiprocessing.Manager().dict()`
 PARTIAL_NAMES = frozenset({"functools.partial", "partial"})
+DEFAULTDICT_NAMES = frozenset({"collections.defaultdict", "defaultdict"})
+FACTORY_KEYWORDS = frozenset({"default_factory", "factory"})  # dataclasses.field, attrs.field
 WRAPS_NAMES = frozenset({"functools.wraps", "wraps"})
 CACHED_PROPERTY_NAMES = frozenset({"functools.cached_property", "cached_property"})
 FIELD_CALLS = frozenset(
@@ -78,6 +82,7 @@ DATACLASS_DECORATORS = frozenset(
     }
 )
 FIELD_BASES = frozenset({"pydantic.BaseModel", "typing.NamedTuple", "msgspec.Struct"})
+KEYWORD_FIELD_BASES = frozenset({"pydantic.BaseModel"})  # `Model(**fields)` only
 BOUNDARY_MARKER = "pickle-audit: boundary"
 _LEAVES = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)
 _SKIP_FIELDS = frozenset(
@@ -224,6 +229,9 @@ class _ClassBuilder:
     node: cst.ClassDef
     qualname: str
     field_like: bool
+    writes_init: bool = False  # a generated `__init__` from the fields (generated_init.py)
+    keyword_only: bool = False  # the fields read from here on are keyword-only
+    init_fields: list[InitField] = field(default_factory=list)
     attributes: list[AttributeFact] = field(default_factory=list)
     methods: list[FunctionFact] = field(default_factory=list)
     cached: list[AttributeFact] = field(default_factory=list)
@@ -481,6 +489,8 @@ class _Extractor:
             elif node.value is not None:
                 value = self.classify(node.value, scope)
             self.add_attribute(cls, target.value, value, refs, node, on_instance, "")
+            if cls.writes_init:
+                self.init_field(node, cls)
             return
         if node.value is None:
             value = ValueFact("annotation", name=_annotation_name(annotation), refs=refs)
@@ -488,12 +498,26 @@ class _Extractor:
             value = self.classify(node.value, scope)
         self.assign(target, value, refs, node, scope, cls)
 
+    def init_field(self, node: cst.AnnAssign, cls: _ClassBuilder) -> None:
+        if is_keyword_only_marker(node):
+            cls.keyword_only = True
+            return
+        made = init_field(node, self.positions.start(node)[0], cls.keyword_only)
+        if made is not None:
+            cls.init_fields.append(made)
+
     def field_default(self, node: cst.BaseExpression, scope: _Scope) -> ValueFact:
         """A dataclass field's default: `field(default=...)` counts, a factory does not."""
         if isinstance(node, cst.Call) and self._is(dotted_name(node.func), FIELD_CALLS):
             for arg in node.args:
                 if arg.keyword is not None and arg.keyword.value == "default":
                     return self.classify(arg.value, scope)
+                if arg.keyword is not None and arg.keyword.value in FACTORY_KEYWORDS:
+                    # the factory runs at construction; what its lambda makes is stored
+                    made = arg.value
+                    return (
+                        self.classify(made.body, scope) if isinstance(made, cst.Lambda) else OTHER
+                    )
             return OTHER
         return self.classify(node, scope)
 
@@ -623,6 +647,11 @@ class _Extractor:
             # the wrapped callable first, then what the partial binds: all of it is pickled
             bound = tuple(self.classify(arg.value, scope) for arg in node.args[1:] if not arg.star)
             return ValueFact("partial", name=inner.name, items=(inner, *bound))
+        if self._is(name, DEFAULTDICT_NAMES) and node.args and node.args[0].keyword is None:
+            factory = self.classify(node.args[0].value, scope)
+            if factory.kind in _FOLLOWED_KINDS or factory.kind == "partial":
+                # pickled with the dict: `defaultdict(lambda: 0)` fails where `dict` would not
+                return ValueFact("defaultdict", name="defaultdict", items=(factory,))
         name = self.substitute(name, scope)
         return ValueFact("call", name=name, refs=(name,), mode=_open_mode(name, node))
 
@@ -770,7 +799,7 @@ class _Extractor:
         """A value some serializer refuses whatever the callee does with it: a lambda,
         a view, ... or a catalogued resource made at the call (`helper(open(p, "wb"))`,
         `helper((threading.Lock(), n))`), judged where the helper sends it (rules.py)."""
-        if value.kind in ("container", "partial"):
+        if value.kind in ("container", "partial", "defaultdict"):
             return any(self.worth_following(item) for item in value.items)
         if value.kind != "call" or not value.name:
             return value.kind in _FOLLOWED_KINDS
@@ -1105,6 +1134,10 @@ class _Extractor:
             self._is(d.partition("(")[0], DATACLASS_DECORATORS) for d in decorators
         ) or any(self._is(b, FIELD_BASES) for b in bases)
         builder = _ClassBuilder(node=node, qualname=qualname, field_like=field_like)
+        if field_like:
+            builder.writes_init, builder.keyword_only = writes_init(node.decorators)
+            if any(self._is(b, KEYWORD_FIELD_BASES) for b in bases):
+                builder.keyword_only = True
         for decorator in node.decorators:
             self.scan(decorator.decorator, scope)
         class_scope = _Scope(qualname=qualname, class_qualname=qualname)
@@ -1125,6 +1158,7 @@ class _Extractor:
                 methods=tuple(builder.methods),
                 cached_properties=tuple(builder.cached),
                 init=builder.init,
+                init_fields=tuple(builder.init_fields) if builder.init is None else (),
                 getattr=builder.getattr,
                 defines_reduce=builder.defines_reduce,
                 getstate_drops=builder.getstate_drops,

@@ -124,6 +124,17 @@ class InitFact:
 
 
 @dataclass(frozen=True)
+class InitField:
+    """A parameter of the `__init__` that `@dataclass` (or attrs, a NamedTuple, a
+    pydantic model) writes from the class body, in declaration order."""
+
+    name: str
+    line: int
+    stored: bool  # False for an `InitVar`: a parameter that is not kept on the instance
+    keyword_only: bool
+
+
+@dataclass(frozen=True)
 class GetattrFact:
     line: int
     column: int
@@ -146,6 +157,8 @@ class ClassFact:
     methods: tuple[FunctionFact, ...]
     cached_properties: tuple[AttributeFact, ...] = ()
     init: InitFact | None = None
+    # the generated `__init__`'s own fields, when the class body writes none (see InitField)
+    init_fields: tuple[InitField, ...] = ()
     getattr: GetattrFact | None = None
     defines_reduce: bool = False
     # what a copy-and-drop __getstate__ leaves out; None: no such method (see getstate.py)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pickle_audit.findings import ChainStep
 from pickle_audit.lint.boundaries import Boundary
-from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts
+from pickle_audit.lint.facts import ArgumentPassFact, InitField, ModuleFacts
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 
 FunctionKey = tuple[str, str]  # (module path, function qualname)
@@ -71,6 +71,9 @@ class StoredBy:
     init_owner: ClassRef  # the class whose `__init__` runs (the first in the MRO with one)
     param: str
     attribute: str
+    # a field of a generated `__init__` (`@dataclass`): where the field is declared
+    field_of: ClassRef | None = None
+    field_line: int = 0
 
 
 def stored_by_init(
@@ -81,9 +84,14 @@ def stored_by_init(
     ref = index.class_named(facts, fact.callee)
     if ref is None:
         return None
-    owner = next((base for base in index.mro(ref) if base.fact.init is not None), None)
-    if owner is None or owner.fact.init is None:
+    owner = next(
+        (base for base in index.mro(ref) if base.fact.init is not None or base.fact.init_fields),
+        None,
+    )
+    if owner is None:
         return None
+    if owner.fact.init is None:
+        return _stored_as_field(index, ref, owner, fact)
     params = owner.fact.init.params
     positional = [p.name for p in params if p.kind == "positional"]
     if fact.position >= 0:
@@ -92,6 +100,29 @@ def stored_by_init(
         name = next((p.name for p in params if p.name == fact.keyword and p.kind != "varkw"), "")
     attribute = next((a for p, a in owner.fact.init.stores if p == name), "") if name else ""
     return StoredBy(ref, owner, name, attribute) if attribute else None
+
+
+def _stored_as_field(
+    index: ProjectIndex, ref: ClassRef, owner: ClassRef, fact: ArgumentPassFact
+) -> StoredBy | None:
+    """The field a generated `__init__` binds the argument to. Fields come base first,
+    and a field a subclass declares again keeps its first place (as in dataclasses)."""
+    fields: dict[str, tuple[InitField, ClassRef]] = {}
+    for base in reversed(index.mro(owner)):
+        for field in base.fact.init_fields:
+            fields[field.name] = (field, base)
+    if fact.position >= 0:
+        positional = [entry for entry in fields.values() if not entry[0].keyword_only]
+        if fact.position >= len(positional):
+            return None
+        field, declared = positional[fact.position]
+    elif fact.keyword in fields:
+        field, declared = fields[fact.keyword]
+    else:
+        return None
+    if not field.stored:
+        return None
+    return StoredBy(ref, owner, field.name, field.name, declared, field.line)
 
 
 def helper_sinks(

@@ -335,13 +335,7 @@ class RuleRunner:
             ]
             if not problems:
                 continue
-            owner = stored.init_owner
-            init = owner.fact.init
-            step = ChainStep(
-                f"{owner.name}.{stored.attribute} is set from `{stored.param}` in __init__",
-                self.relpath(owner.module.path),
-                init.line if init is not None else owner.fact.line,
-            )
+            step = self._stored_step(stored)
             path = self.relpath(module.path)
             where = Location(path, fact.line, fact.column, fact.scope or "<module>", fact.snippet)
             for problem in problems:
@@ -352,6 +346,21 @@ class RuleRunner:
                 )
                 yield make_finding(problem.rule, where, message, (step, *reached[serializer]))
             return
+
+    def _stored_step(self, stored: StoredBy) -> ChainStep:
+        owner = stored.init_owner
+        if stored.field_of is not None:
+            return ChainStep(
+                f"{stored.cls.name}.{stored.attribute} is a field the generated __init__ sets",
+                self.relpath(stored.field_of.module.path),
+                stored.field_line,
+            )
+        init = owner.fact.init
+        return ChainStep(
+            f"{owner.name}.{stored.attribute} is set from `{stored.param}` in __init__",
+            self.relpath(owner.module.path),
+            init.line if init is not None else owner.fact.line,
+        )
 
     def _sent_problems(self, value: ValueFact, sink: Sink, ctx: ValueContext) -> list[ValueProblem]:
         serializer = sink.boundary.serializer

@@ -238,6 +238,11 @@ def judge_all(
         for item in value.items:
             yield from judge_all(item, serializer, ctx)
         return
+    if value.kind == "defaultdict":
+        for problem in judge_all(value.items[0], serializer, ctx):
+            what = f"defaultdict whose default factory is a {problem.what}"
+            yield ValueProblem(problem.rule, what)
+        return
     problem = _judge_single(value, serializer, ctx)
     if problem is not None:
         yield problem
