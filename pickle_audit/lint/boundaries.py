@@ -195,6 +195,12 @@ class Boundary:
         return self.kind == "manager proxy"
 
     @property
+    def shares_descriptors(self) -> bool:
+        """loky pickles with cloudpickle plus multiprocessing's reducers, which send a
+        socket as a duplicated file descriptor (Dask and Ray have no such reducer)."""
+        return self.kind == "loky executor"
+
+    @property
     def starts_processes(self) -> bool:
         """`Process(target, args)`, a pool's `initializer`/`initargs` or a DataLoader's
         dataset: what multiprocessing hands to a process it starts, where its queues and

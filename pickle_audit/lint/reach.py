@@ -64,14 +64,29 @@ class Reachability:
         roots: dict[str, list[tuple[ClassRef, tuple[ChainStep, ...]]]] = {
             s: [] for s in SERIALIZER_ORDER
         }
+        sharing: set[tuple[str, int]] = set()  # roots at boundaries that send descriptors
         for boundary in boundaries:
             steps = boundary.chain(relpath)
             for ref in self.boundary_roots(boundary):
-                roots.setdefault(boundary.serializer, []).append((ref, steps))
+                found = roots.setdefault(boundary.serializer, [])
+                if boundary.shares_descriptors:
+                    sharing.add((boundary.serializer, len(found)))
+                found.append((ref, steps))
         for ref, step in self.configured_roots():
             roots.setdefault(config.serializer, []).append((ref, (step,)))
         self.chains: dict[str, dict[str, tuple[ChainStep, ...]]] = {
             serializer: self._search(found) for serializer, found in roots.items() if found
+        }
+        # the classes each serializer reaches without loky's descriptor reducers, searched
+        # again only where some root is a loky boundary (see refuses_descriptors)
+        self._without_sharing: dict[str, set[str]] = {
+            serializer: set(
+                self._search(
+                    [root for i, root in enumerate(found) if (serializer, i) not in sharing]
+                )
+            )
+            for serializer, found in roots.items()
+            if any(key == serializer for key, _ in sharing)
         }
 
     # ---- roots -----------------------------------------------------------------
@@ -260,6 +275,12 @@ class Reachability:
         if not found and self.config.all_classes:
             found[self.config.serializer] = ()
         return found
+
+    def refuses_descriptors(self, ref: ClassRef, serializer: str) -> bool:
+        """Whether the class reaches a `serializer` boundary that cannot send a socket as
+        a descriptor (Dask, Ray), not only loky executors, which can."""
+        without = self._without_sharing.get(serializer)
+        return without is None or ref.qualified in without
 
     def reachable_from(self, ref: ClassRef) -> Iterator[ClassRef]:
         """The class and every class its instances carry."""

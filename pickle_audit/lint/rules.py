@@ -39,6 +39,17 @@ _REDUCE = frozenset({"__reduce__", "__reduce_ex__"})
 _CUSTOM_RESTORE = frozenset({"__setstate__", "__reduce__", "__reduce_ex__"})
 
 
+def _carried_by(boundary: Boundary, problem: ValueProblem) -> bool:
+    """What this boundary carries although its serializer's profile refuses it: views
+    sent by a Manager, sockets sent by loky as descriptors, and multiprocessing's
+    queues and locks handed to a process it starts (the documented way to share them)."""
+    return (
+        (problem.rule == "PA102" and boundary.carries_dict_views)
+        or (problem.by_descriptor and boundary.shares_descriptors)
+        or (problem.rule == INHERITED_ONLY and boundary.starts_processes)
+    )
+
+
 def _suffix(serializer: str) -> str:
     return "" if serializer == "pickle" else f" by {serializer}"
 
@@ -107,6 +118,8 @@ class RuleRunner:
             for serializer in serializers:
                 problem = judge(fact.value, serializer, ctx)
                 if problem is None:
+                    continue
+                if problem.by_descriptor and not self.reach.refuses_descriptors(ref, serializer):
                     continue
                 where = Location(
                     path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet
@@ -224,11 +237,9 @@ class RuleRunner:
                 candidates = ()
             for candidate in candidates:
                 for problem in judge_all(candidate, serializer, ctx):
-                    if problem.rule == "PA102" and boundary.carries_dict_views:
+                    if _carried_by(boundary, problem):
                         continue
                     if problem.rule == INHERITED_ONLY:
-                        if boundary.starts_processes:
-                            continue  # the documented way to share them
                         message = (
                             f"{problem.what} passed to {call.text} cannot travel in a task:"
                             " multiprocessing shares it only with processes it starts"
@@ -370,7 +381,7 @@ class RuleRunner:
         return [
             problem
             for problem in judge_all(value, serializer, ctx)
-            if not (problem.rule == INHERITED_ONLY and sink.boundary.starts_processes)
+            if not _carried_by(sink.boundary, problem)
         ]
 
     def callable_problem(

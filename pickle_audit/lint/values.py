@@ -2,7 +2,8 @@
 
 The tables say which serializers fail on which kinds of value: cloudpickle
 handles lambdas, closures, dict views and local classes; dill handles even
-locks and files; nothing pickles a generator or a socket.
+locks and files; nothing pickles a generator. multiprocessing's own pickler (which
+multiprocess and loky extend) sends sockets as duplicated file descriptors.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ PICKLE_ONLY = frozenset({"pickle"})
 NOT_DILL = frozenset({"pickle", "cloudpickle"})
 EVERY = frozenset({"pickle", "cloudpickle", "dill"})
 PICKLE_AND_DILL = frozenset({"pickle", "dill"})
+CLOUDPICKLE_ONLY = frozenset({"cloudpickle"})
+SOCKET = "socket"
 
 
 # Shared by multiprocessing with the processes it starts (Process args, a pool's
@@ -81,11 +84,19 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
             "tempfile.SpooledTemporaryFile",
         ),
     ),
+    # multiprocessing's pickler (and multiprocess's, and loky's) sends a socket as a
+    # duplicated file descriptor; plain cloudpickle (Dask, Ray) refuses it
     (
         "PA105",
-        "socket",
-        EVERY,
-        ("socket.socket", "socket.create_connection", "socket.create_server", "socket.fromfd"),
+        SOCKET,
+        CLOUDPICKLE_ONLY,
+        (
+            "socket.socket",
+            "socket.create_connection",
+            "socket.create_server",
+            "socket.fromfd",
+            "socket.socketpair",
+        ),
     ),
     ("PA105", "sqlite3 connection", EVERY, ("sqlite3.connect", "sqlite3.Connection")),
     ("PA105", "subprocess", EVERY, ("subprocess.Popen",)),
@@ -211,6 +222,8 @@ def is_known_resource(resolved: str) -> bool:
 class ValueProblem:
     rule: str
     what: str  # "dict view", "threading lock (threading.Lock)", ...
+    # sent as a file descriptor by picklers with multiprocessing's reducers (loky's too)
+    by_descriptor: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,7 +303,7 @@ def _judge_call(name: str, serializer: str, ctx: ValueContext, mode: str) -> Val
         rule, label, fails = known
         shown = resolved.removeprefix("builtins.")
         if serializer in fails:
-            return ValueProblem(rule, f"{label} ({shown})")
+            return ValueProblem(rule, f"{label} ({shown})", by_descriptor=label == SOCKET)
         refused_mode = serializer == "cloudpickle" and resolved in _TEXT_OPENERS
         if refused_mode and _cloudpickle_refuses_mode(mode):
             return ValueProblem(rule, f"{label} ({shown}, mode {mode!r})")
