@@ -1,6 +1,7 @@
 """multiprocessing's own pickler sends a socket as a duplicated file descriptor (its
 reducer, registered for `socket.socket`, shares the descriptor with the receiving
-process), and multiprocess and loky register the same reducer. A socket in a pool
+process), and multiprocess and loky (joblib's default backend) register the same
+reducer. A socket in a pool
 task, or on an instance that is one, therefore travels, although `pickle.dumps` of
 it fails: flagging it there would be a false alarm. Plain cloudpickle, as Dask uses
 it, has no such reducer, and a socket sent to a Dask worker fails ("cannot pickle
@@ -67,6 +68,12 @@ def multiprocess_task():
         return pool.apply(family, (socket.socket(),))
 
 
+def joblib_task():
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=2)(delayed(family)(socket.socket()) for _ in range(2))[0]
+
+
 if __name__ == "__main__":
     print(globals()[sys.argv[1]]())
 """
@@ -117,6 +124,7 @@ def test_sockets_sent_by_multiprocessing_and_loky_are_not_flagged(
         ("executor_instance", "multiprocessing"),
         ("loky_instance", "loky"),
         ("multiprocess_task", "multiprocess"),
+        ("joblib_task", "joblib"),
     ],
 )
 def test_each_socket_really_reaches_the_worker(shared: Path, function: str, needs: str) -> None:

@@ -197,7 +197,10 @@ class Boundary:
     @property
     def shares_descriptors(self) -> bool:
         """loky pickles with cloudpickle plus multiprocessing's reducers, which send a
-        socket as a duplicated file descriptor (Dask and Ray have no such reducer)."""
+        socket as a duplicated file descriptor; so does joblib, whose default backend is
+        loky (Dask and Ray have no such reducer)."""
+        if self.kind == "joblib/dask delayed":
+            return self.call.receiver.startswith("joblib.")
         return self.kind == "loky executor"
 
     @property
