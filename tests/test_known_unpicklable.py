@@ -9,12 +9,19 @@ reaches a process pool, with the entry's label.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import csv
+import ctypes
 import importlib.util
+import inspect
+import io
+import os
 import pickle
 import selectors
 import ssl
 import threading
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -107,6 +114,15 @@ BUILDERS: dict[str, Callable[[Path], object]] = {
     "SSL context": lambda folder: ssl.create_default_context(),
     "open archive": lambda folder: zipfile.ZipFile(folder / "data.zip", "w"),
     "I/O selector": lambda folder: selectors.DefaultSelector(),
+    "frame": lambda folder: inspect.currentframe(),
+    "weak dictionary": lambda folder: weakref.WeakValueDictionary(),  # even empty
+    "weak set": lambda folder: weakref.WeakSet(),
+    "CSV reader or writer": lambda folder: csv.writer(io.StringIO()),
+    "directory iterator": lambda folder: os.scandir(folder),
+    "pipe to a shell command": lambda folder: os.popen("true"),
+    "thread": lambda folder: threading.Thread(target=print),
+    "future": lambda folder: concurrent.futures.Future(),
+    "ctypes pointer": lambda folder: ctypes.pointer(ctypes.c_int(1)),
 }
 ENTRIES = {known.label: known for known in known_unpicklable()}
 

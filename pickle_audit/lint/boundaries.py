@@ -330,9 +330,13 @@ def made_by_factory(
         products = [p for p in products if p] or [f"{r}()" for r in function_fact.returns]
         if not products:
             return "", ()
-        made = index.resolve(facts, products[0])
-        if made in _RECEIVERS:
-            return made, tuple(makers)
+        # `return ProcessPoolExecutor(n) if n > 1 else ThreadPoolExecutor()`: any return
+        # that is a process pool makes the call a boundary; else follow the first
+        made_ones = [index.resolve(facts, product) for product in products]
+        pools = [made for made in made_ones if made in _RECEIVERS]
+        if pools:
+            return pools[0], tuple(makers)
+        made = made_ones[0]
     return "", ()
 
 
