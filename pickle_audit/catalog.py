@@ -96,7 +96,7 @@ _RULES = (
         "PA108",
         "module-or-weakref",
         "error",
-        "a module object, weak reference or mappingproxy stored or passed",
+        "a module object, weak reference or weak container, frame or mappingproxy stored or passed",
         "store the module's name (or a strong reference / plain dict) instead",
     ),
     Rule(
