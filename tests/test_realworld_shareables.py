@@ -182,3 +182,55 @@ def test_manager_queues_travel_in_tasks(tmp_path: Path) -> None:
     )
     assert findings == []
     assert (run.returncode, run.stdout) == (0, "7 7\n"), run.stderr
+
+
+def test_a_shared_value_or_array_in_a_task_is_pa109_and_in_initargs_is_fine(
+    tmp_path: Path,
+) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+        from multiprocessing import sharedctypes
+
+        _total = None
+
+
+        def remember(total):
+            global _total
+            _total = total
+
+
+        def add(n):
+            with _total.get_lock():
+                _total.value += n
+            return n
+
+
+        def add_to(total, n):
+            total.value += n
+
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            total = ctx.Value("i", 0)
+            with ctx.Pool(2, initializer=remember, initargs=(total,)) as pool:
+                pool.map(add, [1, 2, 3])
+                print(total.value)
+                try:
+                    pool.apply(add_to, (total, 1))
+                except RuntimeError as error:
+                    print(error)
+                try:
+                    pool.apply(add_to, (sharedctypes.RawArray("d", 3), 1))
+                except RuntimeError as error:
+                    print(error)
+        """,
+    )
+    assert findings == [("PA109", 29, "error"), ("PA109", 33, "error")]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "6",
+        "Synchronized objects should only be shared between processes through inheritance",
+        "c_double_Array_3 objects should only be shared between processes through inheritance",
+    ]

@@ -134,7 +134,14 @@ _RESOURCE_GROUPS: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...] =
                 "Condition",
                 "Event",
                 "Barrier",
+                "Value",
+                "Array",
+                "RawValue",
+                "RawArray",
             )
+        )
+        + tuple(
+            f"multiprocessing.sharedctypes.{n}" for n in ("Value", "Array", "RawValue", "RawArray")
         ),
     ),
     (
