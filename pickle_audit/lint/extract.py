@@ -777,7 +777,9 @@ class _Extractor:
                 else ""
             )
             bad = self.worth_following(value) or self.decorated_function(arg.value, scope)
-            if forwards or bad:
+            # `send(Wrapper(x))`: the instance's class reaches whatever `send` sends it to
+            instance = followable and value.kind == "call" and _names_a_class(value.name)
+            if forwards or bad or instance:
                 line, column = self.positions.start(node)
                 self.passes.append(
                     ArgumentPassFact(
@@ -1228,6 +1230,13 @@ def _string_argument(call: cst.Call) -> str:
     return _string_value(call.args[0].value)
 
 
+def _names_a_class(name: str) -> bool:
+    """`Wrapper`, `shapes.Circle`: a constructor by the naming convention (PEP 8), which
+    is all the extractor can tell before the project's classes are known."""
+    last = name.rpartition(".")[2]
+    return last[:1].isupper() and not last.isupper()
+
+
 def _may_be_proxy(receiver: str, scope: _Scope) -> bool:
     """A receiver that may be a Manager proxy: one made here (`Manager().dict()`), or an
     attribute of the instance (`self.results`), which the engine resolves through the
@@ -1321,8 +1330,6 @@ def _reads_self(node: cst.CSTNode, self_name: str) -> bool:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Subscript) and _is_self_dict(current.value, self_name):
-            return True  # self.__dict__[name] raises KeyError, not AttributeError
         if isinstance(current, cst.Attribute):
             if (
                 isinstance(current.value, cst.Name)
@@ -1400,7 +1407,7 @@ def _getattr_behaviour(
                 continue  # runs only for the names listed, which pickle never asks for
         if _reads_self(statement, self_name):
             return True, False, subscripts
-        subscripts = subscripts or (bool(attr_name) and _subscripts_by(statement, attr_name))
+        subscripts = subscripts or _subscripts_by(statement, attr_name, self_name)
     # state read through __getattribute__ raises AttributeError first on an empty
     # instance, and `name in table` guards the lookup: neither lets a KeyError out
     if subscripts and (_mentions_getattribute(node.body) or _tests_membership(node, attr_name)):
@@ -1430,8 +1437,9 @@ def _tests_membership(node: cst.CSTNode, attr_name: str) -> bool:
 _LOOKUP_ERRORS = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})
 
 
-def _subscripts_by(node: cst.CSTNode, attr_name: str) -> bool:
-    """`mapping[name]` where nothing around it catches the KeyError."""
+def _subscripts_by(node: cst.CSTNode, attr_name: str, self_name: str) -> bool:
+    """`mapping[name]`, or any `self.__dict__[...]` (empty while unpickling), where
+    nothing around it catches the KeyError."""
     stack = [node]
     while stack:
         current = stack.pop()
@@ -1451,11 +1459,15 @@ def _subscripts_by(node: cst.CSTNode, attr_name: str) -> bool:
             continue
         if isinstance(current, cst.FunctionDef | cst.Lambda):
             continue
-        if isinstance(current, cst.Subscript) and any(
-            isinstance(element.slice, cst.Index)
-            and isinstance(element.slice.value, cst.Name)
-            and element.slice.value.value == attr_name
-            for element in current.slice
+        if isinstance(current, cst.Subscript) and (
+            _is_self_dict(current.value, self_name)
+            or any(
+                isinstance(element.slice, cst.Index)
+                and isinstance(element.slice.value, cst.Name)
+                and bool(attr_name)
+                and element.slice.value.value == attr_name
+                for element in current.slice
+            )
         ):
             return True
         stack.extend(iter_children(current))

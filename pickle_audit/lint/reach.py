@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep
 from pickle_audit.lint.boundaries import Boundary
-from pickle_audit.lint.facts import AttributeFact, FunctionFact, ValueFact
+from pickle_audit.lint.facts import AttributeFact, FunctionFact, ModuleFacts, ValueFact
+from pickle_audit.lint.forwarding import FunctionKey, Sink, helper_sinks, passed_to
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.public_api import public_classes
 from pickle_audit.lint.worker_side import WorkerSide
@@ -72,6 +73,13 @@ class Reachability:
                 if boundary.shares_descriptors:
                     sharing.add((boundary.serializer, len(found)))
                 found.append((ref, steps))
+        # helper summaries: `send(Wrapper(x))` where `send` puts its parameter on a queue
+        self.sinks: dict[FunctionKey, dict[str, Sink]] = helper_sinks(index, boundaries, relpath)
+        for ref, boundary, steps in self.helper_roots():
+            found = roots.setdefault(boundary.serializer, [])
+            if boundary.shares_descriptors:
+                sharing.add((boundary.serializer, len(found)))
+            found.append((ref, steps))
         for ref, step in self.configured_roots():
             roots.setdefault(config.serializer, []).append((ref, (step,)))
         self.chains: dict[str, dict[str, tuple[ChainStep, ...]]] = {
@@ -90,6 +98,26 @@ class Reachability:
         }
 
     # ---- roots -----------------------------------------------------------------
+
+    def helper_roots(self) -> Iterator[tuple[ClassRef, Boundary, tuple[ChainStep, ...]]]:
+        """Classes whose instances are handed to a project helper that sends that
+        parameter to a boundary, with the chain from the call to the boundary."""
+        for facts in self.index.modules.values():
+            for fact in facts.passes:
+                target = passed_to(self.index, facts, fact)
+                sink = self.sinks.get(target.function, {}).get(target.param) if target else None
+                if target is None or sink is None:
+                    continue
+                step = ChainStep(
+                    f"passed as `{target.param}` to {target.callee}()",
+                    self.relpath(facts.path),
+                    fact.line,
+                    fact.column,
+                )
+                steps = (step, *sink.via, *sink.boundary.chain(self.relpath))
+                class_qualname = _enclosing_class(facts, fact.scope)
+                for ref in self.value_classes(fact.value, facts, class_qualname):
+                    yield ref, sink.boundary, steps
 
     def configured_roots(self) -> Iterator[tuple[ClassRef, ChainStep]]:
         """Classes the configuration, a marker or library mode declares to travel."""
@@ -145,7 +173,9 @@ class Reachability:
         if bound is not None:
             yield bound.owner, bound.method.qualname.rpartition(".")[2]
         elif self._callable_instance(boundary):
-            for ref in self.value_classes(boundary.call.callable, boundary):
+            for ref in self.value_classes(
+                boundary.call.callable, boundary.module, boundary.call.class_qualname
+            ):
                 yield ref, "__call__"
 
     @staticmethod
@@ -175,20 +205,23 @@ class Reachability:
                 ref = self.index.class_named(module, name)
                 if ref is not None:
                     yield ref
+        module, scope_class = boundary.module, call.class_qualname
         if bound is None and self._callable_instance(boundary):
-            yield from self.value_classes(target, boundary)
+            yield from self.value_classes(target, module, scope_class)
         if target is not None and target.kind == "partial":  # `partial(work, self)`
             for argument in target.items[1:]:
-                yield from self.value_classes(argument, boundary)
+                yield from self.value_classes(argument, module, scope_class)
         for value in boundary.payload:
-            yield from self.value_classes(value, boundary)
+            yield from self.value_classes(value, module, scope_class)
 
-    def value_classes(self, value: ValueFact, boundary: Boundary) -> Iterator[ClassRef]:
-        module = boundary.module
-        scope_class = boundary.call.class_qualname
+    def value_classes(
+        self, value: ValueFact, module: ModuleFacts, scope_class: str
+    ) -> Iterator[ClassRef]:
+        """The project classes a value's instances belong to, as written in `module`
+        inside `scope_class` (where `self` means an instance of it)."""
         if value.kind == "container":
             for item in value.items:
-                yield from self.value_classes(item, boundary)
+                yield from self.value_classes(item, module, scope_class)
             return
         if value.kind == "name":
             head, _, attr = value.name.partition(".")
@@ -293,3 +326,10 @@ class Reachability:
                 if child.qualified not in seen:
                     seen.add(child.qualified)
                     queue.append(child)
+
+
+def _enclosing_class(facts: ModuleFacts, scope: str) -> str:
+    """The class a call's scope (`Task.run`, `Task.run.<locals>.go`) is a method of."""
+    head = scope.partition(".<locals>.")[0]
+    owner, _, _ = head.rpartition(".")
+    return owner if any(cls.qualname == owner for cls in facts.classes) else ""

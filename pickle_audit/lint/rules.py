@@ -15,10 +15,8 @@ from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.exception_init import ExceptionInitRule
 from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts, ValueFact
 from pickle_audit.lint.forwarding import (
-    FunctionKey,
     Sink,
     StoredBy,
-    helper_sinks,
     passed_to,
     stored_by_init,
 )
@@ -85,7 +83,6 @@ class RuleRunner:
         self._unsafe: dict[tuple[str, str, bool], str | None] = {}
         self._methods: dict[str, frozenset[str]] = {}
         self.exception_rule = ExceptionInitRule(index, relpath)
-        self._sinks: dict[FunctionKey, dict[str, Sink]] | None = None
 
     # ---- classes ---------------------------------------------------------------
 
@@ -294,17 +291,17 @@ class RuleRunner:
         """A bad value handed to a project helper whose parameter reaches a boundary."""
         if not module.passes:
             return
-        if self._sinks is None:
-            self._sinks = helper_sinks(self.index, self.boundaries, self.relpath)
         path = self.relpath(module.path)
         for fact in module.passes:
+            if not fact.snippet:
+                continue  # a parameter passed on, or an instance (reach.py follows those)
             target = passed_to(self.index, module, fact)
             if target is None and fact.snippet:
                 stored = stored_by_init(self.index, module, fact)
                 if stored is not None:
                     yield from self.stored_findings(module, fact, stored)
                 continue
-            sink = self._sinks.get(target.function, {}).get(target.param) if target else None
+            sink = self.reach.sinks.get(target.function, {}).get(target.param) if target else None
             if target is None or sink is None:
                 continue
             boundary = sink.boundary
