@@ -115,6 +115,10 @@ def test_each_getattr_that_breaks_unpickling_is_flagged_with_its_reason(
             " AttributeError, and fails",
         ),
     ]
+    assert [str(step) for step in found[0].chain] == [
+        "passed as `value` to round_trip() (proxies.py:48)",
+        "<- queue.put(...) (proxies.py:43)",
+    ]
 
 
 def run(project: Path, function: str) -> subprocess.CompletedProcess[str]:
