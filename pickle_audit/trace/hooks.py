@@ -39,6 +39,7 @@ from typing import Any
 from pickle_audit.catalog import get_rule
 from pickle_audit.findings import Problem
 from pickle_audit.trace.divergence import Divergence, ImportTimeValues, divergences
+from pickle_audit.trace.serializers import MULTIPROCESSING
 from pickle_audit.trace.source import display_path
 from pickle_audit.trace.start_methods import method_of_context, method_of_pool, method_of_process
 
@@ -212,8 +213,9 @@ _STDLIB_MODULES = (
     "multiprocessing.process",
     "multiprocessing.queues",
     "multiprocessing.connection",
-    "multiprocessing.managers",
 )
+# multiprocessing.managers is patched when the script imports it, never imported here:
+# importing it registers reducers that let dict views through every multiprocessing call
 
 # Receivers whose workers are threads of this process: nothing they are given is pickled.
 _IN_PROCESS_POOLS = ("multiprocessing.pool.ThreadPool",)
@@ -458,8 +460,12 @@ class Interceptor:
         from pickle_audit.trace.audit import audit_payload
 
         serializer = self._serializer_override or boundary.serializer
+        # multiprocessing's calls pickle with its own pickler, unless told otherwise
+        profile = (
+            serializer if self._serializer_override or serializer != "pickle" else MULTIPROCESSING
+        )
         try:
-            problems = audit_payload(roots, serializer=serializer)
+            problems = audit_payload(roots, serializer=profile)
         except Exception as error:  # never break the traced script over an audit failure
             print(
                 f"pickle-audit trace: could not audit the payload of {boundary.label} at"

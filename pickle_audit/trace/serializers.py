@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 SERIALIZERS = ("pickle", "cloudpickle", "dill")
+# multiprocessing's own pickler: stdlib pickle plus the reducers registered with
+# `ForkingPickler` in this process (sockets and connections as file descriptors; dict
+# views as lists once `multiprocessing.managers` is imported), which is what its pools,
+# processes, queues and pipes really send with
+MULTIPROCESSING = "multiprocessing"
 
 # How to install each optional serializer, for the "not installed" error.
 _INSTALL_HINT = {
@@ -59,6 +64,17 @@ def get_serializer(name: str, protocol: int | None = None) -> Serializer:
     """Build the profile for `name`, importing optional serializers only when asked for."""
     if name == "pickle":
         return _profile(pickle, pickle.DEFAULT_PROTOCOL, protocol, functions_by_value=False)
+    if name == MULTIPROCESSING:
+        # judged as `pickle`, by the pickler the call really uses
+        return _built(
+            "pickle",
+            pickle.DEFAULT_PROTOCOL if protocol is None else protocol,
+            _forking_pickler(),
+            pickle.loads,
+            _forking_dumps,
+            False,
+            frozenset(),
+        )
     if name == "cloudpickle":
         cloudpickle = _import_optional("cloudpickle")
         return _profile(cloudpickle, cloudpickle.DEFAULT_PROTOCOL, protocol)
@@ -107,3 +123,22 @@ def _import_optional(module_name: str) -> Any:
         raise SerializerUnavailable(
             f"serializer {module_name!r} is not installed: {_INSTALL_HINT[module_name]}"
         ) from error
+
+
+@functools.cache
+def _forking_pickler() -> type:
+    """ForkingPickler with the `protocol=` keyword the tracer passes (its own
+    `__init__` takes positional arguments only)."""
+    from multiprocessing.reduction import ForkingPickler
+
+    class MultiprocessingPickler(ForkingPickler):
+        def __init__(self, file: Any, protocol: int | None = None) -> None:
+            super().__init__(file, protocol)
+
+    return MultiprocessingPickler
+
+
+def _forking_dumps(obj: object, protocol: int | None = None) -> bytes:
+    from multiprocessing.reduction import ForkingPickler
+
+    return bytes(ForkingPickler.dumps(obj, protocol))
