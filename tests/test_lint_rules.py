@@ -405,8 +405,8 @@ class Item:
     assert finding[:2] == ("PA302", 10)
     assert finding[2] == (
         "Item.__getattr__ looks the name up in a mapping and lets its KeyError out:"
-        " unpickling asks the empty instance for __setstate__, gets KeyError instead of"
-        " AttributeError, and fails"
+        " pickling asks it for __getstate__ (Python 3.10) and unpickling asks the empty"
+        " instance for __setstate__; each gets KeyError instead of AttributeError, and fails"
     )
     item_class = _loaded_class(body, f"KeyErrorItem_{lookup.replace('-', '_')}")
     try:

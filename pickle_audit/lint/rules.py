@@ -158,8 +158,9 @@ class RuleRunner:
             else:
                 message = (
                     f"{ref.name}.__getattr__ looks the name up in a mapping and lets its"
-                    " KeyError out: unpickling asks the empty instance for __setstate__,"
-                    " gets KeyError instead of AttributeError, and fails"
+                    " KeyError out: pickling asks it for __getstate__ (Python 3.10) and"
+                    " unpickling asks the empty instance for __setstate__; each gets KeyError"
+                    " instead of AttributeError, and fails"
                 )
             yield make_finding("PA302", where, message, reached[first])
 
