@@ -72,3 +72,62 @@ def test_a_getstate_of_another_shape_is_trusted(tmp_path: Path) -> None:
     findings, run = lint_and_run(tmp_path, opaque, MAIN)
     assert findings == [("PA202", 26, "warning")]
     assert (run.returncode, run.stdout) == (0, "1\n")
+
+
+GUARDED = """
+import multiprocessing
+import threading
+
+
+class Guard:
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+class Box:
+    def __init__(self):
+        self.items = [1, 2]
+        self.guard = Guard()
+        self.spare = Guard()
+
+    def __getstate__(self):
+        {GETSTATE}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.guard = self.spare = Guard()
+
+
+def size(box):
+    return len(box.items)
+"""
+SEND_BOX = """
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        print(pool.map(size, [Box()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "getstate",
+    [
+        'state = self.__dict__.copy()\n        del state["guard"], state["spare"]\n'
+        "        return state",
+        'return {"items": self.items}',
+    ],
+    ids=["copy-and-drop", "new-dict"],
+)
+def test_a_class_only_a_dropped_attribute_holds_does_not_travel(
+    tmp_path: Path, getstate: str
+) -> None:
+    findings, run = lint_and_run(tmp_path, GUARDED.replace("{GETSTATE}", getstate), SEND_BOX)
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "[2]\n")
+
+
+def test_a_class_a_kept_attribute_holds_still_travels(tmp_path: Path) -> None:
+    keeps_spare = 'state = self.__dict__.copy()\n        del state["guard"]\n        return state'
+    findings, run = lint_and_run(tmp_path, GUARDED.replace("{GETSTATE}", keeps_spare), SEND_BOX)
+    assert findings == [("PA105", 7, "error")]
+    assert run.returncode == 1
+    assert "cannot pickle '_thread.lock' object" in run.stderr

@@ -114,6 +114,7 @@ class ProjectIndex:
                 for name in namespace_names(Path(facts.path), facts.module, root):
                     self._namespace_names.setdefault(name, []).append(key)
         self._mro_cache: dict[str, tuple[ClassRef, ...]] = {}
+        self._method_names: dict[str, frozenset[str]] = {}
         self._class_names: dict[tuple[str, str, str], ClassRef | None] = {}
 
     # ---- names -----------------------------------------------------------------
@@ -286,6 +287,18 @@ class ProjectIndex:
             for base in current.fact.bases:
                 if self.class_named(current.module, base) is None:
                     yield self.resolve(current.module, base)
+
+    def method_names(self, ref: ClassRef) -> frozenset[str]:
+        """The names of the methods the class body itself defines."""
+        found = self._method_names.get(ref.qualified)
+        if found is None:
+            found = frozenset(m.qualname.rpartition(".")[2] for m in ref.fact.methods)
+            self._method_names[ref.qualified] = found
+        return found
+
+    def defines_any(self, ref: ClassRef, names: frozenset[str]) -> bool:
+        """Whether the class or a project base defines one of these methods."""
+        return any(not names.isdisjoint(self.method_names(current)) for current in self.mro(ref))
 
     def find_method(self, ref: ClassRef, name: str) -> tuple[ClassRef, FunctionFact] | None:
         for current in self.mro(ref):

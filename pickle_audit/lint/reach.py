@@ -32,6 +32,10 @@ class BoundMethod:
     method: FunctionFact
 
 
+# Classes that decide themselves what is pickled.
+_REDUCE = frozenset({"__reduce__", "__reduce_ex__"})
+
+
 def value_names(value: ValueFact | None) -> Iterator[str]:
     """Names of classes that a value may be an instance of, as written."""
     if value is None:
@@ -262,14 +266,31 @@ class Reachability:
 
     # ---- edges -----------------------------------------------------------------
 
+    def left_out_of_state(self, ref: ClassRef) -> frozenset[str] | None:
+        """Attributes that are not pickled with an instance: none by default; the ones a
+        copy-and-drop `__getstate__` removes; None (every one) for other custom state."""
+        mro = self.index.mro(ref)
+        if self.index.defines_any(ref, _REDUCE):
+            return None
+        for current in mro:
+            if "__getstate__" in self.index.method_names(current):
+                dropped = current.fact.getstate_drops
+                return None if dropped is None else frozenset(dropped)
+        return frozenset()
+
     def edges(self, ref: ClassRef) -> list[tuple[ClassRef, ChainStep]]:
+        """What an instance carries: the classes of the attributes in its pickled state,
+        and its bases."""
         cached = self._edges.get(ref.qualified)
         if cached is not None:
             return cached
         found: list[tuple[ClassRef, ChainStep]] = []
         path = self.relpath(ref.module.path)
+        left_out = self.left_out_of_state(ref)
         for fact in ref.fact.attributes:
             if not _travels(fact) or self.worker_side.assigned_in_worker(ref, fact):
+                continue
+            if left_out is None or fact.name in left_out:
                 continue
             for child in self.attribute_types(ref, fact):
                 text = f"{child.name} reaches a worker via {ref.name}.{fact.name}"

@@ -31,9 +31,7 @@ from pickle_audit.lint.values import (
     judge_all,
 )
 
-# Classes that decide themselves what is pickled (see left_out_of_state).
-_REDUCE = frozenset({"__reduce__", "__reduce_ex__"})
-# ...and classes that restore themselves without looking up __setstate__ on the instance.
+# Classes that restore themselves without looking up __setstate__ on the instance.
 _CUSTOM_RESTORE = frozenset({"__setstate__", "__reduce__", "__reduce_ex__"})
 
 
@@ -81,7 +79,6 @@ class RuleRunner:
         self.reach = reach
         self.relpath = relpath
         self._unsafe: dict[tuple[str, str, bool], str | None] = {}
-        self._methods: dict[str, frozenset[str]] = {}
         self.exception_rule = ExceptionInitRule(index, relpath)
 
     # ---- classes ---------------------------------------------------------------
@@ -103,7 +100,7 @@ class RuleRunner:
         path = self.relpath(ref.module.path)
         ctx = ValueContext(self.index, ref.module, ref.fact.qualname)
         serializers = self._serializers(reached)
-        left_out = self.left_out_of_state(ref)
+        left_out = self.reach.left_out_of_state(ref)
         worker_side = self.reach.worker_side
         for fact in ref.fact.attributes:
             if not fact.on_instance or fact.value is None:
@@ -141,7 +138,7 @@ class RuleRunner:
             getattr_fact is not None
             and (getattr_fact.reads_self or getattr_fact.subscripts_name)
             and not getattr_fact.guarded
-            and not self.defines_any(ref, _CUSTOM_RESTORE)
+            and not self.index.defines_any(ref, _CUSTOM_RESTORE)
         ):
             where = Location(
                 path,
@@ -164,31 +161,6 @@ class RuleRunner:
                 )
             yield make_finding("PA302", where, message, reached[first])
 
-    def left_out_of_state(self, ref: ClassRef) -> frozenset[str] | None:
-        """Attributes that are not pickled with an instance: none by default; the ones a
-        copy-and-drop `__getstate__` removes; None (every one) for other custom state."""
-        mro = self.index.mro(ref)
-        if any(not _REDUCE.isdisjoint(self._method_names(current)) for current in mro):
-            return None
-        for current in mro:
-            if "__getstate__" in self._method_names(current):
-                dropped = current.fact.getstate_drops
-                return None if dropped is None else frozenset(dropped)
-        return frozenset()
-
-    def defines_any(self, ref: ClassRef, names: frozenset[str]) -> bool:
-        """Whether the class or a project base defines one of these methods."""
-        return any(
-            not names.isdisjoint(self._method_names(current)) for current in self.index.mro(ref)
-        )
-
-    def _method_names(self, ref: ClassRef) -> frozenset[str]:
-        found = self._methods.get(ref.qualified)
-        if found is None:
-            found = frozenset(m.qualname.rpartition(".")[2] for m in ref.fact.methods)
-            self._methods[ref.qualified] = found
-        return found
-
     def unsafe_state(
         self, ref: ClassRef, serializer: str, *, inherited: bool = False
     ) -> str | None:
@@ -203,7 +175,7 @@ class RuleRunner:
         self._unsafe[key] = None
         for current in self.reach.reachable_from(ref):
             ctx = ValueContext(self.index, current.module, current.fact.qualname)
-            left_out = self.left_out_of_state(current)
+            left_out = self.reach.left_out_of_state(current)
             if left_out is None:
                 continue
             for fact in current.fact.attributes:
