@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from lint_helpers import lint_and_run
 
+from pickle_audit.config import Config
+from pickle_audit.lint.run import lint_paths
+
 pytestmark = pytest.mark.timeout(120)
 INHERITANCE_ERROR = "Queue objects should only be shared between processes through inheritance"
 REPORTER = """
@@ -233,4 +236,121 @@ def test_a_shared_value_or_array_in_a_task_is_pa109_and_in_initargs_is_fine(
         "6",
         "Synchronized objects should only be shared between processes through inheritance",
         "c_double_Array_3 objects should only be shared between processes through inheritance",
+    ]
+
+
+def test_queue_set_in_a_method_on_a_process_target_instance_is_fine(tmp_path: Path) -> None:
+    # a tool that makes its queue and lock when it goes parallel, then starts processes
+    # on one of its own methods: the processes inherit both, nothing is refused
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+
+
+        class Converter:
+            def __init__(self):
+                self.jobs = None
+                self.print_lock = None
+
+            def convert_all(self, names, workers):
+                self.jobs = multiprocessing.JoinableQueue()
+                self.print_lock = multiprocessing.Lock()
+                children = [multiprocessing.Process(target=self._child) for _ in range(workers)]
+                for child in children:
+                    child.start()
+                for name in names:
+                    self.jobs.put(name)
+                self.jobs.join()
+                for _ in children:
+                    self.jobs.put(None)
+                for child in children:
+                    child.join(30)
+                return [child.exitcode for child in children]
+
+            def _child(self):
+                name = self.jobs.get()
+                while name is not None:
+                    with self.print_lock:
+                        name.upper()
+                    self.jobs.task_done()
+                    name = self.jobs.get()
+
+
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("spawn")
+            print(Converter().convert_all(["a", "b", "c"], 2))
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "[0, 0]\n"), run.stderr
+
+
+def test_the_same_instance_in_a_pool_task_is_pa109_on_the_attribute(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+
+
+        class Counter:
+            def __init__(self):
+                self.ctx = multiprocessing.get_context("spawn")
+                self.done = self.ctx.Queue()
+
+            def count(self, n):
+                return n * n
+
+            def start(self):
+                worker = self.ctx.Process(target=self.count, args=(2,))
+                worker.start()
+                worker.join(30)
+                with self.ctx.Pool(1) as pool:
+                    try:
+                        pool.apply_async(self.count, (3,)).get(30)
+                    except RuntimeError as error:
+                        return worker.exitcode, str(error)
+
+
+        if __name__ == "__main__":
+            print(*Counter().start())
+        """,
+    )
+    assert findings == [("PA109", 7, "error"), ("PA202", 18, "error")]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == f"0 {INHERITANCE_ERROR}\n"
+
+
+def test_the_pa109_chain_is_the_pool_route_not_the_process_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    (tmp_path / "program.py").write_text(
+        "import multiprocessing\n"
+        "\n"
+        "\n"
+        "class Counter:\n"
+        "    def __init__(self):\n"
+        "        self.done = multiprocessing.Queue()\n"
+        "\n"
+        "    def count(self, n):\n"
+        "        return n\n"
+        "\n"
+        "    def start(self):\n"
+        "        multiprocessing.Process(target=self.count, args=(1,)).start()\n"
+        "        with multiprocessing.Pool(1) as pool:\n"
+        "            return pool.apply_async(self.count, (3,))\n"
+    )
+    result = lint_paths([tmp_path], Config(), tmp_path, use_cache=False, jobs=1)
+    stored = [finding for finding in result.findings if finding.rule == "PA109"]
+    assert [(f.line, f.message) for f in stored] == [
+        (
+            6,
+            "multiprocessing primitive (multiprocessing.Queue) stored on Counter.done"
+            " cannot be pickled",
+        )
+    ]
+    assert [str(step) for step in stored[0].chain] == [
+        "<- pool.apply_async(self.count, ...) (program.py:14)"
     ]

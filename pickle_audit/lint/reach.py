@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep
@@ -30,6 +31,14 @@ SERIALIZER_ORDER = ("pickle", "cloudpickle", "dill")
 class BoundMethod:
     owner: ClassRef
     method: FunctionFact
+
+
+class _Root(NamedTuple):
+    """A class whose instances a boundary (None: the configuration) sends."""
+
+    ref: ClassRef
+    steps: tuple[ChainStep, ...]
+    boundary: Boundary | None
 
 
 # Classes that decide themselves what is pickled.
@@ -66,40 +75,25 @@ class Reachability:
         self.worker_side = WorkerSide(
             index, (task for boundary in boundaries for task in self.tasks(boundary))
         )
-        roots: dict[str, list[tuple[ClassRef, tuple[ChainStep, ...]]]] = {
-            s: [] for s in SERIALIZER_ORDER
-        }
-        sharing: set[tuple[str, int]] = set()  # roots at boundaries that send descriptors
+        roots: dict[str, list[_Root]] = {s: [] for s in SERIALIZER_ORDER}
         for boundary in boundaries:
             steps = boundary.chain(relpath)
             for ref in self.boundary_roots(boundary):
-                found = roots.setdefault(boundary.serializer, [])
-                if boundary.shares_descriptors:
-                    sharing.add((boundary.serializer, len(found)))
-                found.append((ref, steps))
+                roots.setdefault(boundary.serializer, []).append(_Root(ref, steps, boundary))
         # helper summaries: `send(Wrapper(x))` where `send` puts its parameter on a queue
         self.sinks: dict[FunctionKey, dict[str, Sink]] = helper_sinks(index, boundaries, relpath)
         for ref, boundary, steps in self.helper_roots():
-            found = roots.setdefault(boundary.serializer, [])
-            if boundary.shares_descriptors:
-                sharing.add((boundary.serializer, len(found)))
-            found.append((ref, steps))
+            roots.setdefault(boundary.serializer, []).append(_Root(ref, steps, boundary))
         for ref, step in self.configured_roots():
-            roots.setdefault(config.serializer, []).append((ref, (step,)))
+            roots.setdefault(config.serializer, []).append(_Root(ref, (step,), None))
         self.chains: dict[str, dict[str, tuple[ChainStep, ...]]] = {
             serializer: self._search(found) for serializer, found in roots.items() if found
         }
-        # the classes each serializer reaches without loky's descriptor reducers, searched
-        # again only where some root is a loky boundary (see refuses_descriptors)
-        self._without_sharing: dict[str, set[str]] = {
-            serializer: set(
-                self._search(
-                    [root for i, root in enumerate(found) if (serializer, i) not in sharing]
-                )
-            )
-            for serializer, found in roots.items()
-            if any(key == serializer for key, _ in sharing)
-        }
+        # the classes each serializer reaches without loky's descriptor reducers (see
+        # refuses_descriptors), and through something other than a process start (see
+        # task_chain), searched again only where some root is of that kind
+        self._without_sharing = self._search_without(roots, lambda b: b.shares_descriptors)
+        self._in_tasks = self._search_without(roots, lambda b: b.starts_processes)
 
     # ---- roots -----------------------------------------------------------------
 
@@ -301,12 +295,23 @@ class Reachability:
         self._edges[ref.qualified] = found
         return found
 
-    def _search(
-        self, roots: list[tuple[ClassRef, tuple[ChainStep, ...]]]
-    ) -> dict[str, tuple[ChainStep, ...]]:
+    def _search_without(
+        self, roots: dict[str, list[_Root]], leave_out: Callable[[Boundary], bool]
+    ) -> dict[str, dict[str, tuple[ChainStep, ...]]]:
+        """Per serializer, the chains found when the roots at `leave_out` boundaries are
+        left out; only for serializers that have such a root (the others: `self.chains`)."""
+        return {
+            serializer: self._search(
+                [root for root in found if root.boundary is None or not leave_out(root.boundary)]
+            )
+            for serializer, found in roots.items()
+            if any(root.boundary is not None and leave_out(root.boundary) for root in found)
+        }
+
+    def _search(self, roots: list[_Root]) -> dict[str, tuple[ChainStep, ...]]:
         chains: dict[str, tuple[ChainStep, ...]] = {}
         queue: deque[ClassRef] = deque()
-        for ref, steps in roots:
+        for ref, steps, _ in roots:
             if ref.qualified not in chains:
                 chains[ref.qualified] = steps
                 queue.append(ref)
@@ -335,6 +340,16 @@ class Reachability:
         a descriptor (Dask, Ray), not only loky executors, which can."""
         without = self._without_sharing.get(serializer)
         return without is None or ref.qualified in without
+
+    def task_chain(self, ref: ClassRef, serializer: str) -> tuple[ChainStep, ...] | None:
+        """The chain by which the class reaches a `serializer` boundary other than a
+        process start (Process args, initargs), or None when process starts are its
+        only way: there multiprocessing shares its queues and locks by inheritance."""
+        chains = self._in_tasks.get(serializer, self.chains.get(serializer, {}))
+        found = chains.get(ref.qualified)
+        if found is None and self.config.all_classes and not self.reached(ref):
+            return ()
+        return found
 
     def reachable_from(self, ref: ClassRef) -> Iterator[ClassRef]:
         """The class and every class its instances carry."""

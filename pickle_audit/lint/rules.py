@@ -115,6 +115,12 @@ class RuleRunner:
                     continue
                 if problem.by_descriptor and not self.reach.refuses_descriptors(ref, serializer):
                     continue
+                chain: tuple[ChainStep, ...] | None = reached[serializer]
+                if problem.rule == INHERITED_ONLY:
+                    # fine on an instance a process start hands over; wrong in a task
+                    chain = self.reach.task_chain(ref, serializer)
+                    if chain is None:
+                        continue
                 where = Location(
                     path, fact.line, fact.column, f"{ref.name}.{fact.name}", fact.snippet
                 )
@@ -122,7 +128,7 @@ class RuleRunner:
                     f"{problem.what} stored on {ref.name}.{fact.name} cannot be pickled"
                     f"{_suffix(serializer)}"
                 )
-                yield make_finding(problem.rule, where, message, reached[serializer])
+                yield make_finding(problem.rule, where, message, chain)
                 break
         first = serializers[0]
         cached = () if left_out is None else ref.fact.cached_properties
