@@ -7,10 +7,11 @@ and an unresolvable receiver is not one (no guessing, no false alarms).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from pickle_audit.findings import ChainStep
+from pickle_audit.lint.arguments import passed_to
 from pickle_audit.lint.facts import (
     BoundaryCallFact,
     FunctionFact,
@@ -255,8 +256,16 @@ def _self_attribute_type(
     return ""
 
 
+# (module path, function qualname, parameter) -> the receiver the project passes there
+# (resolved, as in _RECEIVERS), and the calls that pass it, nearest first
+PassedReceivers = Mapping[tuple[str, str, str], tuple[str, tuple[FactoryHop, ...]]]
+
+
 def classify_boundary(
-    index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFact
+    index: ProjectIndex,
+    facts: ModuleFacts,
+    call: BoundaryCallFact,
+    passed: PassedReceivers | None = None,
 ) -> Boundary | None:
     """The boundary this call is, or None when it is not (provably) a process boundary."""
     resolved = receiver_type(index, facts, call)
@@ -264,19 +273,96 @@ def classify_boundary(
     if known is None and call.method in _RAY:
         known = ray_remote(index, facts, resolved)
     makers: tuple[tuple[str, ModuleFacts, FunctionFact], ...] = ()
+    hops: tuple[FactoryHop, ...] = ()
     if known is None:
         made, makers = made_by_factory(index, facts, call.class_qualname, resolved)
+        known = _RECEIVERS.get(made)
+    if known is None and passed and "." not in call.receiver:
+        # `def run_all(pool, jobs): pool.map(...)`, called with a pool somewhere
+        made, hops = passed.get((facts.path, call.scope, call.receiver), ("", ()))
         known = _RECEIVERS.get(made)
     if known is None:
         return None
     kind, serializer, methods = known
     if call.method not in methods:
         return None
-    factory = tuple(
+    factory = hops or tuple(
         FactoryHop(f"the {kind} is returned by {name}()", module.path, fact.line, fact.column)
         for name, module, fact in makers
     )
     return Boundary(call=call, module=facts, kind=kind, serializer=serializer, factory=factory)
+
+
+def passed_receivers(index: ProjectIndex) -> PassedReceivers:
+    """The parameters of project functions that some call hands a pool, executor or
+    queue (made at the call, or returned by a project factory), followed through
+    helpers that pass the parameter on, so the helper's calls on it are boundaries.
+    Flow-insensitive: one call that passes a process pool is enough."""
+    found: dict[tuple[str, str, str], tuple[str, tuple[FactoryHop, ...]]] = dict(
+        _process_arguments(index)
+    )
+    for _ in range(_FACTORY_HOPS):
+        grown = False
+        for facts in index.modules.values():
+            for fact in facts.passes:
+                target = passed_to(index, facts, fact)
+                key = (*target.function, target.param) if target else None
+                if target is None or key is None or key in found:
+                    continue
+                if fact.forwards:
+                    made, earlier = found.get((facts.path, fact.scope, fact.forwards), ("", ()))
+                else:
+                    made, earlier = _made_receiver(index, facts, fact.value), ()
+                known = _RECEIVERS.get(made)
+                if known is None:
+                    continue
+                text = f"the {known[0]} is passed as `{target.param}` to {target.callee}()"
+                found[key] = (
+                    made,
+                    (FactoryHop(text, facts.path, fact.line, fact.column), *earlier),
+                )
+                grown = True
+        if not grown:
+            break
+    return found
+
+
+def _process_arguments(
+    index: ProjectIndex,
+) -> Iterator[tuple[tuple[str, str, str], tuple[str, tuple[FactoryHop, ...]]]]:
+    """`Process(target=worker, args=(queue, n))`: the queue binds to `worker`'s first
+    parameter, so `queue.put(x)` in `worker` sends `x` through a real queue."""
+    for facts in index.modules.values():
+        for call in facts.boundary_calls:
+            target = call.callable
+            arguments = dict(call.keywords).get("args")
+            if call.method != "call" or target is None or target.kind != "name":
+                continue
+            if arguments is None or arguments.kind != "container":
+                continue
+            known = _RECEIVERS.get(index.resolve(facts, call.receiver))
+            function = index.function_named(facts, target.name)
+            if known is None or known[0] != "process" or function is None:
+                continue
+            params = function.fact.params
+            for param, value in zip(params, arguments.items, strict=False):
+                made = _made_receiver(index, facts, value)
+                if made in _RECEIVERS:
+                    text = f"the {_RECEIVERS[made][0]} is handed as `{param}` to {call.text}"
+                    hop = FactoryHop(text, facts.path, call.line, call.column)
+                    yield (function.module.path, function.fact.qualname, param), (made, (hop,))
+
+
+def _made_receiver(index: ProjectIndex, facts: ModuleFacts, value: ValueFact) -> str:
+    """What an argument is, resolved: `ProcessPoolExecutor(4)`, or what `make_pool()`
+    returns; "" for anything else."""
+    text = evidence(value) if value.kind == "call" else ""
+    if not text:
+        return ""
+    resolved = index.resolve(facts, text)
+    if resolved in _RECEIVERS:
+        return resolved
+    return made_by_factory(index, facts, "", resolved)[0]
 
 
 def ray_remote(
@@ -349,10 +435,11 @@ def find_boundaries(index: ProjectIndex, start_method: str = "portable") -> list
     project sets with `set_start_method`, else `start_method` from the config.
     """
     chosen = project_start_method(index) or start_method
+    passed = passed_receivers(index)
     found = []
     for facts in index.modules.values():
         for call in facts.boundary_calls:
-            boundary = classify_boundary(index, facts, call)
+            boundary = classify_boundary(index, facts, call, passed)
             if boundary is None:
                 continue
             boundary = replace(boundary, start_method=call.start_method or chosen)

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pickle_audit.findings import ChainStep
+from pickle_audit.lint.arguments import FunctionKey, passed_to
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import ArgumentPassFact, InitField, ModuleFacts
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 
-FunctionKey = tuple[str, str]  # (module path, function qualname)
 MAX_HOPS = 8
 
 
@@ -34,33 +34,6 @@ class Sink:
     boundary: Boundary
     role: str  # "callable" or "payload"
     via: tuple[ChainStep, ...] = ()
-
-
-@dataclass(frozen=True)
-class PassedTo:
-    """The parameter of a project function that an argument binds to."""
-
-    function: FunctionKey
-    param: str
-    callee: str  # as written at the call
-
-
-def passed_to(index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact) -> PassedTo | None:
-    """The module-level project function a call reaches, and the parameter the argument
-    binds to; None for methods, nested functions and anything not in the project."""
-    ref = index.function_named(facts, fact.callee)
-    if ref is None or "." in ref.fact.qualname:
-        return None
-    params = ref.fact.params
-    if fact.position >= 0:
-        if fact.position >= len(params):
-            return None
-        name = params[fact.position]
-    elif fact.keyword in params:
-        name = fact.keyword
-    else:
-        return None
-    return PassedTo((ref.module.path, ref.fact.qualname), name, fact.callee)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from typing import NamedTuple
 
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep
+from pickle_audit.lint.arguments import FunctionKey, passed_to
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import AttributeFact, FunctionFact, ModuleFacts, ValueFact
-from pickle_audit.lint.forwarding import FunctionKey, Sink, helper_sinks, passed_to
+from pickle_audit.lint.forwarding import Sink, helper_sinks
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.public_api import public_classes
 from pickle_audit.lint.worker_side import WorkerSide

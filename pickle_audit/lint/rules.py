@@ -11,15 +11,11 @@ from collections.abc import Callable, Iterator
 
 from pickle_audit.catalog import Severity
 from pickle_audit.findings import ChainStep, Finding
+from pickle_audit.lint.arguments import passed_to
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.exception_init import ExceptionInitRule
 from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts, ValueFact
-from pickle_audit.lint.forwarding import (
-    Sink,
-    StoredBy,
-    passed_to,
-    stored_by_init,
-)
+from pickle_audit.lint.forwarding import Sink, StoredBy, stored_by_init
 from pickle_audit.lint.index import ClassRef, ProjectIndex
 from pickle_audit.lint.locations import Location, make_finding
 from pickle_audit.lint.reach import SERIALIZER_ORDER, Reachability
