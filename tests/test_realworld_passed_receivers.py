@@ -146,3 +146,27 @@ def test_a_queue_handed_to_a_process_target_makes_its_put_a_boundary(
         "the process queue is handed as `results` to"
         " spawn.Process(target=produce, ...) (program.py:25)",
     ]
+
+
+def test_a_parameter_shadows_a_module_level_pool_of_the_same_name(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        JOB,
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+
+        def in_threads(pool, job):
+            return pool.submit(square, job)
+
+
+        if __name__ == "__main__":
+            spawn = multiprocessing.get_context("spawn")
+            with ThreadPoolExecutor(1) as threads:
+                print(in_threads(threads, Job(3)).result())
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                print(pool.submit(abs, -16).result())
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "9\n16\n"), run.stderr

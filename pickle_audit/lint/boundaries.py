@@ -218,11 +218,19 @@ def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFac
     head, dot, rest = receiver.partition(".")
     if head == "self" and dot and call.class_qualname:
         return _self_attribute_type(index, facts, call.class_qualname, rest)
-    if not dot and not receiver.endswith(")"):
+    if not dot and not receiver.endswith(")") and not _is_parameter(facts, call, receiver):
         variable = index.variable(facts, receiver)
         if variable is not None and evidence(variable):
             return index.resolve(facts, evidence(variable))
     return index.resolve(facts, receiver)
+
+
+def _is_parameter(facts: ModuleFacts, call: BoundaryCallFact, name: str) -> bool:
+    """A parameter of the function the call is in: it shadows a module-level variable
+    of the same name (what it holds comes from the callers, see passed_receivers)."""
+    return bool(call.scope) and any(
+        function.qualname == call.scope and name in function.params for function in facts.functions
+    )
 
 
 _ATTRIBUTE_HOPS = 3  # `self.shared = self.manager.dict()`, `self.manager = Manager()`

@@ -378,6 +378,9 @@ class _Extractor:
                 returned = self.classify(node.value, scope)
                 if returned.kind != "other" and returned not in scope.returned:
                     scope.returned.append(returned)
+        elif kind is cst.Expr:
+            self.scan(node.value, scope)
+            self.container_call(node.value, scope)
         elif kind is cst.Import:
             self.import_statement(node)
         elif kind is cst.ImportFrom:
@@ -466,11 +469,45 @@ class _Extractor:
                 scope.stored_params.append((assigned.value, target.attr.value))
         elif isinstance(target, cst.Subscript):
             self.proxy_store(target, value, node, scope)
+            self.grow_local(target.value, (value,), scope)
         elif isinstance(target, cst.Tuple | cst.List):
             # `a, b = Pipe()`: each name is an item of the call's result
             item = ValueFact("name", name=f"{value.name}()[]") if value.kind == "call" else OTHER
             for name in _bound_names(target):
                 scope.locals[name] = item
+
+    def container_call(self, node: cst.BaseExpression, scope: _Scope) -> None:
+        """`jobs.append((open(p), n))`, `args.update(log=handle)`: what a method puts in a
+        local list, dict or set is an item of it from then on (in source order)."""
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return
+        method = node.func.attr.value
+        if method not in _GROWING_METHODS:
+            return
+        positional = [self.classify(a.value, scope) for a in node.args if not a.keyword]
+        named = [self.classify(a.value, scope) for a in node.args if a.keyword and not a.star]
+        if method in ("insert", "setdefault"):
+            positional = positional[1:]
+        elif method in ("extend", "update"):  # the items of what is passed
+            positional = [item for value in positional for item in _items_of(value)]
+        self.grow_local(node.func.value, (*positional, *named), scope)
+
+    def grow_local(
+        self, target: cst.BaseExpression, values: tuple[ValueFact, ...], scope: _Scope
+    ) -> None:
+        """Add `values` to the items of the local container `target` names, if it is one."""
+        if not isinstance(target, cst.Name) or not values:
+            return
+        held = scope.locals.get(target.value)
+        if held is None:
+            return
+        if held.kind == "call" and held.name in ("list", "dict", "set") and not held.items:
+            held = ValueFact("container")
+        if held.kind != "container":
+            return
+        kept = tuple(value for value in values if value.kind != "other")
+        if kept:
+            scope.locals[target.value] = dataclasses.replace(held, items=(*held.items, *kept))
 
     def annotated_assign(
         self, node: cst.AnnAssign, scope: _Scope, cls: _ClassBuilder | None
@@ -1189,6 +1226,17 @@ def _bound_names(target: cst.BaseExpression) -> Iterator[str]:
 _BUILTIN_NAMES = frozenset(dir(builtins))
 # stdlib functions are never a project's forwarding helpers
 _STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) - {""}
+# methods that put their arguments into a list, dict, set or deque
+_GROWING_METHODS = frozenset(
+    {"append", "appendleft", "add", "extend", "update", "insert", "setdefault"}
+)
+
+
+def _items_of(value: ValueFact) -> tuple[ValueFact, ...]:
+    """What iterating a value gives, as far as the source says: a literal's items."""
+    return value.items if value.kind == "container" else ()
+
+
 _FOLLOWED_KINDS = frozenset(
     {"lambda", "nested_function", "partial_closure", "local_class", "local_class_instance"}
     | {"local_class_method", "dict_view", "genexp"}
