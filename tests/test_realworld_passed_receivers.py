@@ -170,3 +170,70 @@ def test_a_parameter_shadows_a_module_level_pool_of_the_same_name(tmp_path: Path
     )
     assert findings == []
     assert (run.returncode, run.stdout) == (0, "9\n16\n"), run.stderr
+
+
+def test_a_pool_passed_to_the_classes_own_helper_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        JOB,
+        """
+        class Runner:
+            def run(self, n):
+                spawn = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                    try:
+                        return self._submit(pool, Job(n)).result()
+                    except TypeError as error:
+                        return str(error)
+
+            def _submit(self, executor, job):
+                return executor.submit(square, job)
+
+
+        if __name__ == "__main__":
+            print(Runner().run(2))
+        """,
+    )
+    assert findings == [("PA105", 9, "error")]
+    assert (run.returncode, run.stdout) == (0, "cannot pickle '_thread.lock' object\n"), run.stderr
+    assert chains(tmp_path, monkeypatch)[0][2] == [
+        "passed as `job` to self._submit() (program.py:21)",
+        "<- executor.submit(square, ...) (program.py:26)",
+        "the process pool is passed as `executor` to self._submit() (program.py:21)",
+    ]
+
+
+def test_a_lambda_handed_to_a_wrapper_method_named_submit(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        class Farm:
+            def __init__(self):
+                spawn = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(1, mp_context=spawn)
+
+            def submit(self, fn, *args):
+                return self._pool.submit(fn, *args)
+
+            def run(self, n):
+                try:
+                    return self.submit(lambda: n).result()
+                except Exception as error:
+                    return str(error)
+                finally:
+                    self._pool.shutdown()
+
+
+        if __name__ == "__main__":
+            print(Farm().run(3))
+        """,
+    )
+    assert findings == [("PA201", 15, "error")]
+    assert run.returncode == 0, run.stderr
+    assert "Can't pickle local object 'Farm.run.<locals>.<lambda>'" in run.stdout

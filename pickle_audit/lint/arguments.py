@@ -25,12 +25,21 @@ class PassedTo:
 
 
 def passed_to(index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact) -> PassedTo | None:
-    """The module-level project function a call reaches, and the parameter the argument
-    binds to; None for methods, nested functions and anything not in the project."""
-    ref = index.function_named(facts, fact.callee)
-    if ref is None or "." in ref.fact.qualname:
-        return None
-    params = ref.fact.params
+    """The project function or method (`self.method(...)`) a call reaches, and the
+    parameter the argument binds to; None for nested functions and anything not in
+    the project."""
+    if fact.callee.startswith("self."):
+        owner = enclosing_class(facts, fact.scope)
+        found = index.callee(facts, owner, fact.callee) if owner else None
+        if found is None:
+            return None
+        module, function, _ = found
+    else:
+        ref = index.function_named(facts, fact.callee)
+        if ref is None or "." in ref.fact.qualname:
+            return None
+        module, function = ref.module, ref.fact
+    params = function.params
     if fact.position >= 0:
         if fact.position >= len(params):
             return None
@@ -39,4 +48,11 @@ def passed_to(index: ProjectIndex, facts: ModuleFacts, fact: ArgumentPassFact) -
         name = fact.keyword
     else:
         return None
-    return PassedTo((ref.module.path, ref.fact.qualname), name, fact.callee)
+    return PassedTo((module.path, function.qualname), name, fact.callee)
+
+
+def enclosing_class(facts: ModuleFacts, scope: str) -> str:
+    """The class a call's scope (`Task.run`, `Task.run.<locals>.go`) is a method of."""
+    head = scope.partition(".<locals>.")[0]
+    owner, _, _ = head.rpartition(".")
+    return owner if any(cls.qualname == owner for cls in facts.classes) else ""

@@ -228,9 +228,10 @@ def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFac
 def _is_parameter(facts: ModuleFacts, call: BoundaryCallFact, name: str) -> bool:
     """A parameter of the function the call is in: it shadows a module-level variable
     of the same name (what it holds comes from the callers, see passed_receivers)."""
-    return bool(call.scope) and any(
-        function.qualname == call.scope and name in function.params for function in facts.functions
-    )
+    if not call.scope:
+        return False
+    functions = [*facts.functions, *(m for cls in facts.classes for m in cls.methods)]
+    return any(f.qualname == call.scope and name in f.params for f in functions)
 
 
 _ATTRIBUTE_HOPS = 3  # `self.shared = self.manager.dict()`, `self.manager = Manager()`
@@ -349,16 +350,20 @@ def _process_arguments(
             if arguments is None or arguments.kind != "container":
                 continue
             known = _RECEIVERS.get(index.resolve(facts, call.receiver))
-            function = index.function_named(facts, target.name)
+            function = (
+                index.callee(facts, call.class_qualname, target.name)
+                if target.name.startswith("self.")
+                else index.callee(facts, "", index.resolve(facts, target.name))
+            )
             if known is None or known[0] != "process" or function is None:
                 continue
-            params = function.fact.params
-            for param, value in zip(params, arguments.items, strict=False):
+            module, function_fact, _ = function
+            for param, value in zip(function_fact.params, arguments.items, strict=False):
                 made = _made_receiver(index, facts, value)
                 if made in _RECEIVERS:
                     text = f"the {_RECEIVERS[made][0]} is handed as `{param}` to {call.text}"
                     hop = FactoryHop(text, facts.path, call.line, call.column)
-                    yield (function.module.path, function.fact.qualname, param), (made, (hop,))
+                    yield (module.path, function_fact.qualname, param), (made, (hop,))
 
 
 def _made_receiver(index: ProjectIndex, facts: ModuleFacts, value: ValueFact) -> str:

@@ -759,7 +759,8 @@ class _Extractor:
                 receiver = self.receiver(func.value, scope)
                 if receiver:
                     self.boundary(node, scope, method, receiver, method in CALLABLE_FIRST_METHODS)
-                return
+                if receiver_name is None or receiver_name != scope.self_name:
+                    return  # `self.submit(f, x)` may be the class's own helper: followed too
             if method in PROXY_METHODS:
                 receiver = self.receiver(func.value, scope)
                 if _may_be_proxy(receiver, scope):
@@ -793,7 +794,11 @@ class _Extractor:
         """
         head = callee.partition(".")[0]
         source = self.imported.get(head, "").lstrip(".").partition(".")[0]
-        followable = (
+        method = callee.partition(".")[2]
+        own_method = bool(scope.self_name) and head == scope.self_name and method.isidentifier()
+        if own_method:
+            callee = f"self.{method}"  # `self.submit_all(pool, jobs)`: followed by class
+        followable = own_method or (
             head not in scope.locals
             and head != scope.self_name
             and (head == callee or head in self.imported)  # `helper(...)`, `module.helper(...)`
@@ -1040,6 +1045,8 @@ class _Extractor:
             d.rpartition(".")[2] in ("staticmethod", "classmethod") for d in decorators
         )
         self_name = params[0].name if in_class and params and not takes_class else ""
+        static = any(d.rpartition(".")[2] == "staticmethod" for d in decorators)
+        bound = params[0].name if in_class and params and not static else ""
         inner = _Scope(
             qualname=qualname,
             class_qualname=cls.qualname if in_class else scope.class_qualname,
@@ -1088,10 +1095,11 @@ class _Extractor:
                 value.kind == "nested_function" and value.name in inner.replacing_functions
                 for value in inner.returned
             ),
-            # only module-level functions can be followed into (forwarding.py)
-            params=tuple(p.name for p in params if p.kind == "positional")
+            # module-level functions and methods can be followed into (arguments.py); a
+            # method's own instance (or class) parameter is left out, as a call binds it
+            params=tuple(p.name for p in params if p.kind == "positional" and p.name != bound)
             + tuple(p.name for p in params if p.kind == "kwonly")
-            if not scope.qualname
+            if not scope.qualname or in_class
             else (),
         )
         if in_class:

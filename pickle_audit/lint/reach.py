@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep
-from pickle_audit.lint.arguments import FunctionKey, passed_to
+from pickle_audit.lint.arguments import FunctionKey, enclosing_class, passed_to
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import AttributeFact, FunctionFact, ModuleFacts, ValueFact
 from pickle_audit.lint.forwarding import Sink, helper_sinks
@@ -114,7 +114,7 @@ class Reachability:
                     fact.column,
                 )
                 steps = (step, *sink.via, *sink.boundary.chain(self.relpath))
-                class_qualname = _enclosing_class(facts, fact.scope)
+                class_qualname = enclosing_class(facts, fact.scope)
                 for ref in self.value_classes(fact.value, facts, class_qualname):
                     yield ref, sink.boundary, steps
 
@@ -363,10 +363,3 @@ class Reachability:
                 if child.qualified not in seen:
                     seen.add(child.qualified)
                     queue.append(child)
-
-
-def _enclosing_class(facts: ModuleFacts, scope: str) -> str:
-    """The class a call's scope (`Task.run`, `Task.run.<locals>.go`) is a method of."""
-    head = scope.partition(".<locals>.")[0]
-    owner, _, _ = head.rpartition(".")
-    return owner if any(cls.qualname == owner for cls in facts.classes) else ""
