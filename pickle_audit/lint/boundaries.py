@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pickle_audit.findings import ChainStep
 from pickle_audit.lint.arguments import passed_to
 from pickle_audit.lint.facts import (
+    ArgumentPassFact,
     BoundaryCallFact,
     FunctionFact,
     ModuleFacts,
@@ -310,30 +311,42 @@ def passed_receivers(index: ProjectIndex) -> PassedReceivers:
     found: dict[tuple[str, str, str], tuple[str, tuple[FactoryHop, ...]]] = dict(
         _process_arguments(index)
     )
-    for _ in range(_FACTORY_HOPS):
+    forwarding: list[tuple[ModuleFacts, ArgumentPassFact]] = []
+    for facts in index.modules.values():
+        for fact in facts.passes:
+            if fact.forwards:
+                forwarding.append((facts, fact))
+            elif fact.value.kind == "call":
+                _record(found, index, facts, fact, _made_receiver(index, facts, fact.value), ())
+    for _ in range(_FACTORY_HOPS):  # helpers that pass the parameter on
         grown = False
-        for facts in index.modules.values():
-            for fact in facts.passes:
-                target = passed_to(index, facts, fact)
-                key = (*target.function, target.param) if target else None
-                if target is None or key is None or key in found:
-                    continue
-                if fact.forwards:
-                    made, earlier = found.get((facts.path, fact.scope, fact.forwards), ("", ()))
-                else:
-                    made, earlier = _made_receiver(index, facts, fact.value), ()
-                known = _RECEIVERS.get(made)
-                if known is None:
-                    continue
-                text = f"the {known[0]} is passed as `{target.param}` to {target.callee}()"
-                found[key] = (
-                    made,
-                    (FactoryHop(text, facts.path, fact.line, fact.column), *earlier),
-                )
-                grown = True
+        for facts, fact in forwarding:
+            upstream = found.get((facts.path, fact.scope, fact.forwards))
+            if upstream is not None:
+                grown = _record(found, index, facts, fact, *upstream) or grown
         if not grown:
             break
     return found
+
+
+def _record(
+    found: dict[tuple[str, str, str], tuple[str, tuple[FactoryHop, ...]]],
+    index: ProjectIndex,
+    facts: ModuleFacts,
+    fact: ArgumentPassFact,
+    made: str,
+    earlier: tuple[FactoryHop, ...],
+) -> bool:
+    """Note that the parameter `fact` binds to receives `made`, if that is a pool or
+    queue and the parameter has nothing yet; whether it was noted."""
+    known = _RECEIVERS.get(made)
+    target = passed_to(index, facts, fact) if known is not None else None
+    if known is None or target is None or (*target.function, target.param) in found:
+        return False
+    text = f"the {known[0]} is passed as `{target.param}` to {target.callee}()"
+    hop = FactoryHop(text, facts.path, fact.line, fact.column)
+    found[(*target.function, target.param)] = (made, (hop, *earlier))
+    return True
 
 
 def _process_arguments(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pickle_audit.findings import ChainStep
-from pickle_audit.lint.arguments import FunctionKey, passed_to
+from pickle_audit.lint.arguments import FunctionKey, PassedTo, passed_to
 from pickle_audit.lint.boundaries import Boundary
 from pickle_audit.lint.facts import ArgumentPassFact, InitField, ModuleFacts
 from pickle_audit.lint.index import ClassRef, ProjectIndex
@@ -114,10 +114,16 @@ def helper_sinks(
         for fact in facts.passes
         if fact.forwards and fact.scope
     ]
+    targets: dict[int, PassedTo | None] = {}  # resolved once, and only where names match
     for _ in range(MAX_HOPS):
         changed = False
-        for facts, fact in forwarding:
-            target = passed_to(index, facts, fact)
+        helpers = {qualname.rpartition(".")[2] for _, qualname in sinks}
+        for number, (facts, fact) in enumerate(forwarding):
+            if fact.callee.rpartition(".")[2] not in helpers:
+                continue
+            if number not in targets:
+                targets[number] = passed_to(index, facts, fact)
+            target = targets[number]
             sink = sinks.get(target.function, {}).get(target.param) if target else None
             caller = sinks.setdefault((facts.path, fact.scope), {})
             if target is None or sink is None or fact.forwards in caller:

@@ -101,8 +101,12 @@ class Reachability:
     def helper_roots(self) -> Iterator[tuple[ClassRef, Boundary, tuple[ChainStep, ...]]]:
         """Classes whose instances are handed to a project helper that sends that
         parameter to a boundary, with the chain from the call to the boundary."""
+        # a helper's own name must match before the call is resolved (most do not)
+        helpers = {qualname.rpartition(".")[2] for _, qualname in self.sinks}
         for facts in self.index.modules.values():
             for fact in facts.passes:
+                if fact.callee.rpartition(".")[2] not in helpers:
+                    continue
                 target = passed_to(self.index, facts, fact)
                 sink = self.sinks.get(target.function, {}).get(target.param) if target else None
                 if target is None or sink is None:
