@@ -137,3 +137,66 @@ def test_a_lock_given_by_keyword_to_update_is_flagged(tmp_path: Path) -> None:
     )
     assert findings == [("PA105", 24, "error")]
     assert (run.returncode, run.stdout) == (0, "cannot pickle '_thread.lock' object\n")
+
+
+PIPELINE = """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+class Pipeline:
+    def __init__(self):
+        self.steps = []
+        self.sizes = {}
+
+    def add(self, step, size):
+        self.steps.append(step)
+        self.sizes[size] = size
+
+    def add_offset(self, n):
+        self.steps.append(lambda x: x + n)
+
+
+def apply(pipeline, x):
+    for step in pipeline.steps:
+        x = step(x)
+    return x
+"""
+
+
+def test_a_lambda_appended_to_an_attribute_travels_with_the_instance(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        PIPELINE,
+        """
+        if __name__ == "__main__":
+            pipeline = Pipeline()
+            pipeline.add_offset(2)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                try:
+                    print(pool.submit(apply, pipeline, 1).result())
+                except Exception as error:
+                    print(error)
+        """,
+    )
+    assert findings == [("PA101", 15, "error")]
+    assert run.returncode == 0, run.stderr
+    assert "Can't pickle local object 'Pipeline.add_offset.<locals>.<lambda>'" in run.stdout
+
+
+def test_module_functions_appended_to_an_attribute_are_fine(tmp_path: Path) -> None:
+    findings, run = lint_and_run(
+        tmp_path,
+        PIPELINE.replace("        self.steps.append(lambda x: x + n)\n", "        pass\n"),
+        """
+        if __name__ == "__main__":
+            pipeline = Pipeline()
+            pipeline.add(abs, 1)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                print(pool.submit(apply, pipeline, -5).result())
+        """,
+    )
+    assert findings == []
+    assert (run.returncode, run.stdout) == (0, "5\n"), run.stderr

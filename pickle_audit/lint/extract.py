@@ -469,7 +469,7 @@ class _Extractor:
                 scope.stored_params.append((assigned.value, target.attr.value))
         elif isinstance(target, cst.Subscript):
             self.proxy_store(target, value, node, scope)
-            self.grow_local(target.value, (value,), scope)
+            self.grow_local(target.value, (value,), scope, node)
         elif isinstance(target, cst.Tuple | cst.List):
             # `a, b = Pipe()`: each name is an item of the call's result
             item = ValueFact("name", name=f"{value.name}()[]") if value.kind == "call" else OTHER
@@ -490,12 +490,31 @@ class _Extractor:
             positional = positional[1:]
         elif method in ("extend", "update"):  # the items of what is passed
             positional = [item for value in positional for item in _items_of(value)]
-        self.grow_local(node.func.value, (*positional, *named), scope)
+        self.grow_local(node.func.value, (*positional, *named), scope, node)
 
     def grow_local(
-        self, target: cst.BaseExpression, values: tuple[ValueFact, ...], scope: _Scope
+        self,
+        target: cst.BaseExpression,
+        values: tuple[ValueFact, ...],
+        scope: _Scope,
+        statement: cst.CSTNode,
     ) -> None:
-        """Add `values` to the items of the local container `target` names, if it is one."""
+        """Add `values` to the items of the local container `target` names, if it is one;
+        on `self.handlers.append(h)`, record `h` as held by the attribute (at this line)."""
+        kept = tuple(value for value in values if value.kind != "other")
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and scope.self_name
+            and target.value.value == scope.self_name
+            and kept
+        ):
+            owner = self._class_of(scope)
+            if owner is not None:
+                held = ValueFact("container", items=kept)
+                name = target.attr.value
+                self.add_attribute(owner, name, held, (), statement, True, scope.qualname)
+            return
         if not isinstance(target, cst.Name) or not values:
             return
         held = scope.locals.get(target.value)
@@ -505,7 +524,6 @@ class _Extractor:
             held = ValueFact("container")
         if held.kind != "container":
             return
-        kept = tuple(value for value in values if value.kind != "other")
         if kept:
             scope.locals[target.value] = dataclasses.replace(held, items=(*held.items, *kept))
 
