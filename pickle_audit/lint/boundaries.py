@@ -20,7 +20,7 @@ from pickle_audit.lint.facts import (
     ValueFact,
     evidence,
 )
-from pickle_audit.lint.index import ProjectIndex
+from pickle_audit.lint.index import ClassRef, ProjectIndex
 
 PICKLE = "pickle"
 CLOUDPICKLE = "cloudpickle"
@@ -55,7 +55,8 @@ _PARENT_SIDE = frozenset({"callback", "error_callback"})
 # What a DataLoader's worker processes get: the dataset and the two functions they call
 # (the sampler, batch size and the rest stay in the parent).
 _LOADER_PAYLOAD = frozenset({"dataset", "collate_fn", "worker_init_fn"})
-_STARTS_PROCESSES = frozenset({"process", "process pool", "data loader"})
+PROCESS_SUBCLASS = "process subclass"
+_STARTS_PROCESSES = frozenset({"process", "process pool", "data loader", PROCESS_SUBCLASS})
 _ITERATING = frozenset(
     {"map", "map_async", "imap", "imap_unordered", "starmap", "starmap_async", "uimap", "amap"}
 )
@@ -472,7 +473,52 @@ def find_boundaries(index: ProjectIndex, start_method: str = "portable") -> list
             if boundary.starts_processes and boundary.start_method == "fork":
                 continue
             found.append(boundary)
+    started = any("start" in facts.method_calls for facts in index.modules.values())
+    if chosen != "fork" and started:
+        found.extend(
+            replace(boundary, start_method=chosen) for boundary in process_subclass_starts(index)
+        )
     return found
+
+
+def process_subclass_starts(index: ProjectIndex) -> Iterator[Boundary]:
+    """`class Worker(multiprocessing.Process)`: `Worker(...).start()` pickles the whole
+    instance under spawn and forkserver, and `run` is what the new process calls. One
+    boundary per such class, at the class, as if it were `Process(target=worker.run)`
+    (find_boundaries adds them only where the project calls some `.start()`)."""
+    for ref in index.all_classes():
+        if ref.fact.is_local or not _subclasses_process(index, ref):
+            continue
+        fact = ref.fact
+        name = fact.qualname.rpartition(".")[2]
+        text = (
+            f"{name}.start(): a multiprocessing.Process subclass is pickled when it starts"
+            " under spawn or forkserver"
+        )
+        call = BoundaryCallFact(
+            line=fact.line,
+            column=fact.column,
+            snippet="",
+            text=text,
+            scope="",
+            class_qualname="",
+            method="call",
+            receiver="multiprocessing.Process()",
+            callable=ValueFact("name", name=f"{fact.qualname}().run"),
+            args=(),
+            keywords=(),
+        )
+        yield Boundary(call=call, module=ref.module, kind=PROCESS_SUBCLASS, serializer=PICKLE)
+
+
+def _subclasses_process(index: ProjectIndex, ref: ClassRef) -> bool:
+    """Whether a base of the class (or of a project ancestor) is multiprocessing's."""
+    for current in index.mro(ref):
+        for base in current.fact.bases:
+            known = _RECEIVERS.get(index.resolve(current.module, base) + "()")
+            if known is not None and known[0] == "process":
+                return True
+    return False
 
 
 def project_start_method(index: ProjectIndex) -> str:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from pickle_audit.config import Config
 from pickle_audit.findings import ChainStep
 from pickle_audit.lint.arguments import FunctionKey, enclosing_class, passed_to
-from pickle_audit.lint.boundaries import Boundary
+from pickle_audit.lint.boundaries import PROCESS_SUBCLASS, Boundary
 from pickle_audit.lint.facts import AttributeFact, FunctionFact, ModuleFacts, ValueFact
 from pickle_audit.lint.forwarding import Sink, helper_sinks
 from pickle_audit.lint.index import ClassRef, ProjectIndex
@@ -95,6 +95,7 @@ class Reachability:
         # task_chain), searched again only where some root is of that kind
         self._without_sharing = self._search_without(roots, lambda b: b.shares_descriptors)
         self._in_tasks = self._search_without(roots, lambda b: b.starts_processes)
+        self._not_only_started = self._search_without(roots, lambda b: b.kind == PROCESS_SUBCLASS)
 
     # ---- roots -----------------------------------------------------------------
 
@@ -345,6 +346,12 @@ class Reachability:
         a descriptor (Dask, Ray), not only loky executors, which can."""
         without = self._without_sharing.get(serializer)
         return without is None or ref.qualified in without
+
+    def reached_by_more_than_subclass_starts(self, ref: ClassRef, serializer: str) -> bool:
+        """Whether the class reaches a `serializer` boundary other than the start of a
+        Process subclass, which is known to pickle *some* instance, not a given one."""
+        chains = self._not_only_started.get(serializer, self.chains.get(serializer, {}))
+        return ref.qualified in chains
 
     def task_chain(self, ref: ClassRef, serializer: str) -> tuple[ChainStep, ...] | None:
         """The chain by which the class reaches a `serializer` boundary other than a

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pickle_audit.catalog import Severity
 from pickle_audit.findings import ChainStep, Finding
 from pickle_audit.lint.arguments import passed_to
-from pickle_audit.lint.boundaries import Boundary
+from pickle_audit.lint.boundaries import PROCESS_SUBCLASS, Boundary
 from pickle_audit.lint.exception_init import ExceptionInitRule
 from pickle_audit.lint.facts import ArgumentPassFact, ModuleFacts, ValueFact
 from pickle_audit.lint.forwarding import Sink, StoredBy, stored_by_init
@@ -230,6 +230,8 @@ class RuleRunner:
             return
         serializer = boundary.serializer
         bound = self.reach.bound_method(boundary)
+        if boundary.kind == PROCESS_SUBCLASS:
+            return  # what the instance cannot carry is flagged on its attributes
         if bound is not None:
             owner = bound.owner
             unsafe = self.unsafe_state(owner, serializer, inherited=boundary.starts_processes)
@@ -311,6 +313,8 @@ class RuleRunner:
         for serializer in SERIALIZER_ORDER:
             if serializer not in reached:
                 continue
+            if not self.reach.reached_by_more_than_subclass_starts(stored.cls, serializer):
+                continue  # the instance built here may never be started
             problems = [
                 problem
                 for problem in judge_all(fact.value, serializer, ctx)
