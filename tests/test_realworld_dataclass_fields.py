@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from lint_helpers import project_findings, run_script, write_project
+from lint_helpers import lint_and_run, project_findings, run_script, write_project
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -173,3 +173,32 @@ def test_an_init_var_and_plain_fields_travel(project: Path) -> None:
     # the InitVar lambda reaches __post_init__ only; it is not kept on the instance
     assert run(project, "init_var_lambda").stdout == "c\n"
     assert run(project, "plain_fields").stdout == "f\n"
+
+
+def test_a_field_whose_default_factory_is_a_lock_class_is_flagged(tmp_path: Path) -> None:
+    # `field(default_factory=threading.Lock)`: every instance is built holding a lock
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+        import threading
+        from dataclasses import dataclass, field
+
+
+        @dataclass
+        class Settings:
+            name: str
+            guard: threading.Lock = field(default_factory=threading.Lock)
+            tags: list = field(default_factory=list)
+
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                try:
+                    pool.apply(len, ([Settings("a")],))
+                except TypeError as error:
+                    print(error)
+        """,
+    )
+    assert findings == [("PA105", 9, "error")]
+    assert (run.returncode, run.stdout) == (0, "cannot pickle '_thread.lock' object\n")

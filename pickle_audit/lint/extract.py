@@ -568,11 +568,13 @@ class _Extractor:
                 if arg.keyword is not None and arg.keyword.value == "default":
                     return self.classify(arg.value, scope)
                 if arg.keyword is not None and arg.keyword.value in FACTORY_KEYWORDS:
-                    # the factory runs at construction; what its lambda makes is stored
+                    # the factory runs at construction: what its lambda makes is stored, or
+                    # what calling it makes (`default_factory=threading.Lock`)
                     made = arg.value
-                    return (
-                        self.classify(made.body, scope) if isinstance(made, cst.Lambda) else OTHER
-                    )
+                    if isinstance(made, cst.Lambda):
+                        return self.classify(made.body, scope)
+                    name = self.substitute(dotted_name(made), scope)
+                    return ValueFact("call", name=name, refs=(name,)) if name else OTHER
             return OTHER
         return self.classify(node, scope)
 
