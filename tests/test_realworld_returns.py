@@ -93,3 +93,49 @@ def test_a_helper_that_returns_a_list_is_clean(tmp_path: Path) -> None:
     )
     assert findings == [("PA202", 30, "warning")]
     assert (run.returncode, run.stdout) == (0, "7\n"), run.stderr
+
+
+def test_an_instance_a_factory_returns_is_judged_where_it_is_sent(tmp_path: Path) -> None:
+    # `job = make_job(n)` (or `self.new_job(n)`): the class is what the factory returns
+    findings, run = lint_and_run(
+        tmp_path,
+        """
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        class Job:
+            def __init__(self, n):
+                self.n = n
+                self.lock = threading.Lock()
+
+
+        def make_job(n):
+            return Job(n)
+
+
+        def size(job):
+            return job.n
+
+
+        class Planner:
+            def new_job(self, n):
+                return make_job(n)
+
+            def run(self):
+                job = self.new_job(2)
+                spawn = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                    try:
+                        return pool.submit(size, job).result()
+                    except TypeError as error:
+                        return str(error)
+
+
+        if __name__ == "__main__":
+            print(Planner().run())
+        """,
+    )
+    assert findings == [("PA105", 9, "error")]
+    assert (run.returncode, run.stdout) == (0, "cannot pickle '_thread.lock' object\n")

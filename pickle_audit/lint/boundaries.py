@@ -486,8 +486,11 @@ def process_subclass_starts(index: ProjectIndex) -> Iterator[Boundary]:
     instance under spawn and forkserver, and `run` is what the new process calls. One
     boundary per such class, at the class, as if it were `Process(target=worker.run)`
     (find_boundaries adds them only where the project calls some `.start()`)."""
+    direct: dict[str, bool] = {}  # qualified class name -> a base of its own is Process
     for ref in index.all_classes():
-        if ref.fact.is_local or not _subclasses_process(index, ref):
+        if ref.fact.is_local:
+            continue
+        if not any(_names_process(index, current, direct) for current in index.mro(ref)):
             continue
         fact = ref.fact
         name = fact.qualname.rpartition(".")[2]
@@ -511,14 +514,16 @@ def process_subclass_starts(index: ProjectIndex) -> Iterator[Boundary]:
         yield Boundary(call=call, module=ref.module, kind=PROCESS_SUBCLASS, serializer=PICKLE)
 
 
-def _subclasses_process(index: ProjectIndex, ref: ClassRef) -> bool:
-    """Whether a base of the class (or of a project ancestor) is multiprocessing's."""
-    for current in index.mro(ref):
-        for base in current.fact.bases:
-            known = _RECEIVERS.get(index.resolve(current.module, base) + "()")
-            if known is not None and known[0] == "process":
-                return True
-    return False
+def _names_process(index: ProjectIndex, ref: ClassRef, direct: dict[str, bool]) -> bool:
+    """Whether one of the class's own bases is multiprocessing's Process (memoized)."""
+    found = direct.get(ref.qualified)
+    if found is None:
+        found = any(
+            _RECEIVERS.get(index.resolve(ref.module, base) + "()", ("",))[0] == "process"
+            for base in ref.fact.bases
+        )
+        direct[ref.qualified] = found
+    return found
 
 
 def project_start_method(index: ProjectIndex) -> str:

@@ -42,6 +42,8 @@ class _Root(NamedTuple):
     boundary: Boundary | None
 
 
+_RETURN_DEPTH = 3  # project functions followed into for what they return
+
 # Classes that decide themselves what is pickled.
 _REDUCE = frozenset({"__reduce__", "__reduce_ex__"})
 
@@ -219,13 +221,17 @@ class Reachability:
             yield from self.value_classes(value, module, scope_class)
 
     def value_classes(
-        self, value: ValueFact, module: ModuleFacts, scope_class: str
+        self, value: ValueFact, module: ModuleFacts, scope_class: str, depth: int = 0
     ) -> Iterator[ClassRef]:
         """The project classes a value's instances belong to, as written in `module`
-        inside `scope_class` (where `self` means an instance of it)."""
+        inside `scope_class` (where `self` means an instance of it); a call of a project
+        function or method counts as what it returns (`job = make_job(n)`). `depth`
+        bounds the attributes and functions followed (they may refer to each other)."""
+        if depth > _RETURN_DEPTH:
+            return
         if value.kind == "container":
             for item in value.items:
-                yield from self.value_classes(item, module, scope_class)
+                yield from self.value_classes(item, module, scope_class, depth)
             return
         if value.kind == "name":
             head, _, attr = value.name.partition(".")
@@ -234,7 +240,7 @@ class Reachability:
                 if not attr:
                     yield owner
                 else:
-                    yield from self.attribute_classes(owner, attr.partition(".")[0])
+                    yield from self.attribute_classes(owner, attr.partition(".")[0], depth + 1)
                 return
             variable = self.index.variable(module, value.name)
             if variable is not None:
@@ -243,26 +249,45 @@ class Reachability:
             ref = self.index.class_named(module, name, scope_class)
             if ref is not None:
                 yield ref
+            elif value.kind == "call":
+                yield from self.returned_classes(module, scope_class, name, depth)
 
-    def attribute_classes(self, owner: ClassRef, attr: str) -> Iterator[ClassRef]:
+    def returned_classes(
+        self, module: ModuleFacts, scope_class: str, name: str, depth: int = 0
+    ) -> Iterator[ClassRef]:
+        """The project classes a call of the project function or method `name` returns:
+        its return annotation, and what its `return` statements give, a few helpers deep."""
+        if depth >= _RETURN_DEPTH:
+            return
+        if name.startswith("self."):
+            found = self.index.callee(module, scope_class, name)
+        else:
+            found = self.index.callee(module, "", self.index.resolve(module, name))
+        if found is None:
+            return
+        facts, function, owner = found
+        for returned in function.returns:
+            ref = self.index.class_named(facts, returned)
+            if ref is not None:
+                yield ref
+        for value in function.returned:
+            yield from self.value_classes(value, facts, owner, depth + 1)
+
+    def attribute_classes(self, owner: ClassRef, attr: str, depth: int = 0) -> Iterator[ClassRef]:
         for ref in self.index.mro(owner):
             for fact in ref.fact.attributes:
                 if fact.name == attr:
-                    yield from self.attribute_types(ref, fact)
+                    yield from self.attribute_types(ref, fact, depth)
 
-    def attribute_types(self, ref: ClassRef, fact: AttributeFact) -> Iterator[ClassRef]:
-        names = [*fact.annotation, *value_names(fact.value)]
-        for name in names:
+    def attribute_types(
+        self, ref: ClassRef, fact: AttributeFact, depth: int = 0
+    ) -> Iterator[ClassRef]:
+        for name in fact.annotation:
             found = self.index.class_named(ref.module, name, ref.fact.qualname)
-            if found is None:
-                function = self.index.function_named(ref.module, name)
-                if function is not None:
-                    for returned in function.fact.returns:
-                        result = self.index.class_named(function.module, returned)
-                        if result is not None:
-                            yield result
-                continue
-            yield found
+            if found is not None:
+                yield found
+        if fact.value is not None:
+            yield from self.value_classes(fact.value, ref.module, ref.fact.qualname, depth)
 
     # ---- edges -----------------------------------------------------------------
 
