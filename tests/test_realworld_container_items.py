@@ -30,6 +30,11 @@ def count(options):
 def first(job):
     return job[1]
 """
+IN_A_FOLDER = """
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as folder:
+        print(main(folder))
+"""
 FILE_ERROR = "cannot pickle '_io.TextIOWrapper' object"
 
 
@@ -50,12 +55,8 @@ def test_a_file_stored_into_an_options_dict_is_flagged_where_the_dict_is_sent(
                     return str(error)
                 finally:
                     options["log"].close()
-
-
-        if __name__ == "__main__":
-            with tempfile.TemporaryDirectory() as folder:
-                print(main(folder))
         """,
+        IN_A_FOLDER,
     )
     assert findings == [("PA105", 21, "error")]
     assert (run.returncode, run.stdout) == (0, f"{FILE_ERROR}\n"), run.stderr
@@ -78,12 +79,8 @@ def test_jobs_appended_in_a_loop_are_judged_as_the_map_items(tmp_path: Path) -> 
                 finally:
                     for handle, _ in jobs:
                         handle.close()
-
-
-        if __name__ == "__main__":
-            with tempfile.TemporaryDirectory() as folder:
-                print(main(folder))
         """,
+        IN_A_FOLDER,
     )
     assert findings == [("PA105", 22, "error")]
     assert (run.returncode, run.stdout) == (0, f"{FILE_ERROR}\n"), run.stderr
@@ -102,12 +99,8 @@ def test_plain_values_appended_and_updated_are_not_flagged(tmp_path: Path) -> No
             options.update(n=4, folder=folder)
             with SPAWN.Pool(1) as pool:
                 return pool.map(first, jobs), pool.apply(count, (options,))
-
-
-        if __name__ == "__main__":
-            with tempfile.TemporaryDirectory() as folder:
-                print(main(folder))
         """,
+        IN_A_FOLDER,
     )
     assert findings == []
     assert (run.returncode, run.stdout) == (0, "([0, 1], 4)\n"), run.stderr
