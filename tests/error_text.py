@@ -10,6 +10,7 @@ versions.
 
 from __future__ import annotations
 
+import os
 import pickle
 
 
@@ -50,6 +51,20 @@ def _unguarded_getattr_error() -> str:
 
 
 UNGUARDED_GETATTR_ERROR = _unguarded_getattr_error()
+
+
+def _open_file_error() -> str:
+    """3.11 says "cannot pickle '_io.TextIOWrapper' object", 3.12 "... 'TextIOWrapper'
+    instances"."""
+    with open(os.devnull, encoding="utf-8") as handle:
+        try:
+            pickle.dumps(handle)
+        except TypeError as error:
+            return str(error)
+    raise AssertionError("an open file pickled")
+
+
+OPEN_FILE_ERROR = _open_file_error()
 _GETATTR_ERROR_AS_DOCUMENTED = (
     "pickles, but loading it back raises RecursionError: maximum recursion depth exceeded"
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from error_text import LOCAL_OBJECT, OPEN_FILE_ERROR
 from lint_helpers import lint_and_run
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,7 +36,6 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as folder:
         print(main(folder))
 """
-FILE_ERROR = "cannot pickle '_io.TextIOWrapper' object"
 
 
 def test_a_file_stored_into_an_options_dict_is_flagged_where_the_dict_is_sent(
@@ -59,7 +59,7 @@ def test_a_file_stored_into_an_options_dict_is_flagged_where_the_dict_is_sent(
         IN_A_FOLDER,
     )
     assert findings == [("PA105", 21, "error")]
-    assert (run.returncode, run.stdout) == (0, f"{FILE_ERROR}\n"), run.stderr
+    assert (run.returncode, run.stdout) == (0, f"{OPEN_FILE_ERROR}\n"), run.stderr
 
 
 def test_jobs_appended_in_a_loop_are_judged_as_the_map_items(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_jobs_appended_in_a_loop_are_judged_as_the_map_items(tmp_path: Path) -> 
         IN_A_FOLDER,
     )
     assert findings == [("PA105", 22, "error")]
-    assert (run.returncode, run.stdout) == (0, f"{FILE_ERROR}\n"), run.stderr
+    assert (run.returncode, run.stdout) == (0, f"{OPEN_FILE_ERROR}\n"), run.stderr
 
 
 def test_plain_values_appended_and_updated_are_not_flagged(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_a_lambda_appended_to_an_attribute_travels_with_the_instance(tmp_path: P
     )
     assert findings == [("PA101", 15, "error")]
     assert run.returncode == 0, run.stderr
-    assert "Can't pickle local object 'Pipeline.add_offset.<locals>.<lambda>'" in run.stdout
+    assert f"{LOCAL_OBJECT} 'Pipeline.add_offset.<locals>.<lambda>'" in run.stdout
 
 
 def test_module_functions_appended_to_an_attribute_are_fine(tmp_path: Path) -> None:

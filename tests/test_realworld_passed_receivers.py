@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from error_text import LOCAL_OBJECT
 from lint_helpers import lint_and_run
 
 from pickle_audit.config import Config
@@ -236,4 +237,4 @@ def test_a_lambda_handed_to_a_wrapper_method_named_submit(tmp_path: Path) -> Non
     )
     assert findings == [("PA201", 15, "error")]
     assert run.returncode == 0, run.stderr
-    assert "Can't pickle local object 'Farm.run.<locals>.<lambda>'" in run.stdout
+    assert f"{LOCAL_OBJECT} 'Farm.run.<locals>.<lambda>'" in run.stdout
