@@ -219,7 +219,7 @@ def receiver_type(index: ProjectIndex, facts: ModuleFacts, call: BoundaryCallFac
     receiver = call.receiver
     head, dot, rest = receiver.partition(".")
     if head == "self" and dot and call.class_qualname:
-        return _self_attribute_type(index, facts, call.class_qualname, rest)
+        return index.self_attribute_type(facts, call.class_qualname, rest)
     if not dot and not receiver.endswith(")") and not _is_parameter(facts, call, receiver):
         variable = index.variable(facts, receiver)
         if variable is not None and evidence(variable):
@@ -234,37 +234,6 @@ def _is_parameter(facts: ModuleFacts, call: BoundaryCallFact, name: str) -> bool
         return False
     functions = [*facts.functions, *(m for cls in facts.classes for m in cls.methods)]
     return any(f.qualname == call.scope and name in f.params for f in functions)
-
-
-_ATTRIBUTE_HOPS = 3  # `self.shared = self.manager.dict()`, `self.manager = Manager()`
-
-
-def _self_attribute_type(
-    index: ProjectIndex, facts: ModuleFacts, class_qualname: str, rest: str, hops: int = 0
-) -> str:
-    """What `self.<rest>` is, from the attributes the class (or a base) sets; an
-    attribute made from another attribute is followed (a proxy from `self.manager`)."""
-    owner = index.class_in(facts, class_qualname)
-    attr, _, tail = rest.partition(".")
-    if owner is None:
-        return ""
-    for ref in index.mro(owner):
-        for fact in ref.fact.attributes:
-            if fact.name != attr:
-                continue
-            text = evidence(fact.value) if fact.value is not None else ""
-            if not text and fact.annotation:
-                text = f"{fact.annotation[0]}()"
-            if not text:
-                continue
-            own, dot, inner = text.partition(".")
-            resolved = ""
-            if own == "self" and dot and hops < _ATTRIBUTE_HOPS:
-                resolved = _self_attribute_type(index, ref.module, class_qualname, inner, hops + 1)
-            # `self._executor()` stays as written: made_by_factory follows the method
-            resolved = resolved or index.resolve(ref.module, text)
-            return resolved + ("." + tail if tail else "")
-    return ""
 
 
 # (module path, function qualname, parameter) -> the receiver the project passes there
@@ -364,11 +333,7 @@ def _process_arguments(
             if arguments is None or arguments.kind != "container":
                 continue
             known = _RECEIVERS.get(index.resolve(facts, call.receiver))
-            function = (
-                index.callee(facts, call.class_qualname, target.name)
-                if target.name.startswith("self.")
-                else index.callee(facts, "", index.resolve(facts, target.name))
-            )
+            function = index.callee_named(facts, call.class_qualname, target.name)
             if known is None or known[0] != "process" or function is None:
                 continue
             module, function_fact, _ = function

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from pickle_audit.lint.facts import ClassFact, FunctionFact, ModuleFacts, ValueFact
+from pickle_audit.lint.facts import ClassFact, FunctionFact, ModuleFacts, ValueFact, evidence
+
+_ATTRIBUTE_HOPS = 3  # `self.shared = self.manager.dict()`, `self.manager = Manager()`
 
 _HEAD = re.compile(r"([A-Za-z_]\w*)(.*)", re.DOTALL)
 _MAX_HOPS = 12
@@ -250,6 +252,43 @@ class ProjectIndex:
         if function is None:
             return None
         return function.module, function.fact, function.fact.qualname.rpartition(".")[0]
+
+    def callee_named(
+        self, facts: ModuleFacts, class_qualname: str, name: str
+    ) -> tuple[ModuleFacts, FunctionFact, str] | None:
+        """`callee` for a name as written in `facts` (`self.method`, `helper`,
+        `module.helper`), resolving it first where it is not a method of `self`."""
+        if name.startswith("self."):
+            return self.callee(facts, class_qualname, name)
+        return self.callee(facts, "", self.resolve(facts, name))
+
+    def self_attribute_type(
+        self, facts: ModuleFacts, class_qualname: str, rest: str, hops: int = 0
+    ) -> str:
+        """What `self.<rest>` is, resolved, from the attributes the class (or a base)
+        sets (`self.ctx.Queue` -> `multiprocessing.get_context().Queue`); an attribute
+        made from another attribute is followed (a proxy from `self.manager`)."""
+        owner = self.class_in(facts, class_qualname)
+        attr, _, tail = rest.partition(".")
+        if owner is None:
+            return ""
+        for ref in self.mro(owner):
+            for fact in ref.fact.attributes:
+                if fact.name != attr:
+                    continue
+                text = evidence(fact.value) if fact.value is not None else ""
+                if not text and fact.annotation:
+                    text = f"{fact.annotation[0]}()"
+                if not text:
+                    continue
+                own, dot, inner = text.partition(".")
+                resolved = ""
+                if own == "self" and dot and hops < _ATTRIBUTE_HOPS:
+                    resolved = self.self_attribute_type(ref.module, class_qualname, inner, hops + 1)
+                # `self._executor()` stays as written: made_by_factory follows the method
+                resolved = resolved or self.resolve(ref.module, text)
+                return resolved + ("." + tail if tail else "")
+        return ""
 
     def function_named(self, facts: ModuleFacts, name: str) -> FunctionRef | None:
         return self.lookup_function(self.resolve(facts, name), facts.path)

@@ -259,10 +259,7 @@ class Reachability:
         its return annotation, and what its `return` statements give, a few helpers deep."""
         if depth >= _RETURN_DEPTH:
             return
-        if name.startswith("self."):
-            found = self.index.callee(module, scope_class, name)
-        else:
-            found = self.index.callee(module, "", self.index.resolve(module, name))
+        found = self.index.callee_named(module, scope_class, name)
         if found is None:
             return
         facts, function, owner = found

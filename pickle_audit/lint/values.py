@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from pickle_audit.lint.facts import FunctionFact, ModuleFacts, ValueFact, evidence
+from pickle_audit.lint.facts import FunctionFact, ModuleFacts, ValueFact
 from pickle_audit.lint.index import ProjectIndex
 
 if sys.version_info >= (3, 11):
@@ -298,16 +298,19 @@ _MAX_RETURN_DEPTH = 3
 def _judge_call(name: str, serializer: str, ctx: ValueContext, mode: str) -> ValueProblem | None:
     index = ctx.index
     head, _, rest = name.partition(".")
-    if head == "self":
-        attribute, dot, method = rest.partition(".")
-        if dot and "." not in method:
-            return _judge_attribute_method(attribute, method, serializer, ctx, mode)
-        if not rest or dot:
+    if head == "self" and "." not in rest:
+        if not rest:
             return None
         return _judge_callee(
             index.callee(ctx.module, ctx.class_qualname, name), name, serializer, ctx
         )
-    resolved = index.resolve(ctx.module, name)
+    if head == "self":
+        # `self.ctx.Queue()`, where the class sets `self.ctx = get_context("spawn")`
+        resolved = index.self_attribute_type(ctx.module, ctx.class_qualname, rest)
+        if not resolved or resolved.startswith("self."):
+            return None
+    else:
+        resolved = index.resolve(ctx.module, name)
     known = _CALLS.get(resolved)
     if known is not None:
         rule, label, fails = known
@@ -319,23 +322,6 @@ def _judge_call(name: str, serializer: str, ctx: ValueContext, mode: str) -> Val
             return ValueProblem(rule, f"{label} ({shown}, mode {mode!r})")
         return None
     return _judge_callee(index.callee(ctx.module, "", resolved), name, serializer, ctx)
-
-
-def _judge_attribute_method(
-    attribute: str, method: str, serializer: str, ctx: ValueContext, mode: str
-) -> ValueProblem | None:
-    """`self.ctx.Queue()` where the class sets `self.ctx = get_context("spawn")`: the
-    method of what the attribute holds, named by the attribute's evidence."""
-    owner = ctx.index.class_in(ctx.module, ctx.class_qualname) if ctx.class_qualname else None
-    if owner is None or ctx.depth > _MAX_RETURN_DEPTH:
-        return None
-    for ref in ctx.index.mro(owner):
-        for fact in ref.fact.attributes:
-            if fact.name == attribute and fact.value is not None and fact.value.kind == "call":
-                inner = ValueContext(ctx.index, ref.module, ref.fact.qualname, ctx.depth + 1)
-                name = f"{evidence(fact.value)}.{method}"
-                return _judge_call(name, serializer, inner, mode)
-    return None
 
 
 def _cloudpickle_refuses_mode(mode: str) -> bool:
